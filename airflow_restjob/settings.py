@@ -1,0 +1,267 @@
+"""The credential connection, read once and validated: everything a signed call needs.
+
+Connection type ``restjob`` (the scheduler's "credential setting"), stored where Airflow stores
+credentials (encrypted connections or any secrets backend):
+
+=================  ==========================================================
+field              meaning
+=================  ==========================================================
+host               API base URL incl. stage, ``https://{id}.execute-api.{region}.amazonaws.com/stage``
+login              AWS access key ID
+password           AWS secret access key
+extra.region       signing region (inferred from an execute-api host when omitted)
+extra.session_token  optional STS session token
+extra.service      signing service, default ``execute-api``
+extra.proxy_url    optional ``http(s)://host:port`` proxy
+extra.proxy_user / extra.proxy_password   proxy authentication
+extra.tls_verify   true (default) / false
+extra.ca_bundle    path of a CA bundle (implies verification)
+extra.connect_timeout / extra.read_timeout   seconds (defaults 10 / 60)
+=================  ==========================================================
+
+Secret fields are named with words Airflow masks (``password``, ``secret``, ``token``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from airflow_restjob.errors import DefinitionError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVICE = "execute-api"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+EXTRA_FIELDS = (
+    "region",
+    "session_token",
+    "service",
+    "proxy_url",
+    "proxy_user",
+    "proxy_password",
+    "tls_verify",
+    "ca_bundle",
+    "connect_timeout",
+    "read_timeout",
+)
+# aws partition prefixes: us, eu, ap, sa, ca, me, af, il, mx, cn, us-gov, us-iso(b)
+REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob)?-[a-z]+-\d{1,2}$")
+EXECUTE_API_HOST_RE = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_bool(value: Any, *, conn_id: str, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise DefinitionError(
+        f"Connection '{conn_id}': extra field '{name}' must be true or false, got {value!r}.",
+        f"Set '{name}' to true or false in the connection's extra.",
+    )
+
+
+def _as_seconds(value: Any, default: float, *, conn_id: str, name: str) -> float:
+    if value in (None, ""):
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if seconds <= 0:
+        raise DefinitionError(
+            f"Connection '{conn_id}': extra field '{name}' must be a positive number of seconds, got {value!r}.",
+            f"Set '{name}' to e.g. {default:g}.",
+        )
+    return seconds
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Validated settings of one ``restjob`` connection. Secrets are excluded from ``repr``."""
+
+    conn_id: str
+    base_url: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    region: str
+    session_token: str | None = field(default=None, repr=False)
+    service: str = DEFAULT_SERVICE
+    proxy_url: str | None = None
+    proxy_user: str | None = None
+    proxy_password: str | None = field(default=None, repr=False)
+    verify: bool | str = True
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+
+    @classmethod
+    def from_fields(
+        cls,
+        conn_id: str,
+        *,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        extra: dict[str, Any] | str | None,
+        schema: str | None = None,
+        port: int | None = None,
+    ) -> ConnectionSettings:
+        """Validate raw connection fields; every error names the connection and the field."""
+        if isinstance(extra, str):
+            try:
+                extra = json.loads(extra) if extra.strip() else {}
+            except ValueError as exc:
+                raise DefinitionError(
+                    f"Connection '{conn_id}': extra is not valid JSON ({exc}).",
+                    "Write the extra field as a JSON object.",
+                ) from None
+        extra = dict(extra or {})
+        unknown = sorted(set(extra) - set(EXTRA_FIELDS))
+        if unknown:
+            raise DefinitionError(
+                f"Connection '{conn_id}': unknown extra field(s) {unknown}.",
+                f"Allowed extra fields: {', '.join(EXTRA_FIELDS)}.",
+            )
+        base_url = cls._base_url(conn_id, host, schema, port)
+        if not login:
+            raise DefinitionError(
+                f"Connection '{conn_id}': the access key ID (login) is missing.",
+                "Set the connection's 'AWS access key ID' (login) field.",
+            )
+        if not password:
+            raise DefinitionError(
+                f"Connection '{conn_id}': the secret access key (password) is missing.",
+                "Set the connection's 'AWS secret access key' (password) field.",
+            )
+        region = str(extra.get("region") or "").strip()
+        if not region:
+            match = EXECUTE_API_HOST_RE.search(urlsplit(base_url).hostname or "")
+            if not match:
+                raise DefinitionError(
+                    f"Connection '{conn_id}': the region is missing (extra field 'region').",
+                    "Set extra 'region' to the API's AWS Region, e.g. ap-northeast-1.",
+                )
+            region = match.group(1)
+        if not REGION_RE.match(region):
+            raise DefinitionError(
+                f"Connection '{conn_id}': extra field 'region' is not an AWS Region: {region!r}.",
+                "Use a Region code such as us-east-1 or ap-northeast-1.",
+            )
+        proxy_url = extra.get("proxy_url") or None
+        if proxy_url:
+            parts = urlsplit(str(proxy_url))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise DefinitionError(
+                    f"Connection '{conn_id}': extra field 'proxy_url' needs a scheme and host, got {proxy_url!r}.",
+                    "Write it as http://proxy.example.com:8080.",
+                )
+        verify: bool | str = _as_bool(extra.get("tls_verify", True), conn_id=conn_id, name="tls_verify")
+        if extra.get("ca_bundle"):
+            verify = str(extra["ca_bundle"])
+        return cls(
+            conn_id=conn_id,
+            base_url=base_url,
+            access_key_id=str(login).strip(),
+            secret_access_key=str(password),
+            region=region,
+            session_token=extra.get("session_token") or None,
+            service=str(extra.get("service") or DEFAULT_SERVICE),
+            proxy_url=proxy_url,
+            proxy_user=extra.get("proxy_user") or None,
+            proxy_password=extra.get("proxy_password") or None,
+            verify=verify,
+            connect_timeout=_as_seconds(
+                extra.get("connect_timeout"), DEFAULT_CONNECT_TIMEOUT, conn_id=conn_id, name="connect_timeout"
+            ),
+            read_timeout=_as_seconds(
+                extra.get("read_timeout"), DEFAULT_READ_TIMEOUT, conn_id=conn_id, name="read_timeout"
+            ),
+        )
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ConnectionSettings:
+        """Build from an Airflow ``Connection`` (sdk or core)."""
+        extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else getattr(conn, "extra", None)
+        return cls.from_fields(
+            conn.conn_id,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            extra=extra,
+            schema=getattr(conn, "schema", None),
+            port=getattr(conn, "port", None),
+        )
+
+    @staticmethod
+    def _base_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:
+        if not host:
+            raise DefinitionError(
+                f"Connection '{conn_id}': the API base URL (host) is missing.",
+                "Set it to https://{api-id}.execute-api.{region}.amazonaws.com/{stage}.",
+            )
+        url = host.strip()
+        if "://" not in url:
+            # host without scheme (URI-style connection): rebuild from host/port/schema
+            url = "https://" + url + (f":{port}" if port else "") + (f"/{schema}" if schema else "")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DefinitionError(
+                f"Connection '{conn_id}': the API base URL {host!r} is not an http(s) URL.",
+                "Set it to https://{api-id}.execute-api.{region}.amazonaws.com/{stage}.",
+            )
+        if parts.scheme == "http":
+            if not _is_loopback(parts.hostname):
+                raise DefinitionError(
+                    f"Connection '{conn_id}': the API base URL {url!r} is not HTTPS.",
+                    "Use https:// (plain http is allowed only for loopback sandboxes).",
+                )
+            log.warning("Connection '%s' uses plain http on loopback (%s): sandbox only.", conn_id, url)
+        return url.rstrip("/")
+
+    # --- helpers used by both transports -------------------------------------------------------
+    def url(self, path: str) -> str:
+        """Resolve ``path`` against the base URL; an absolute URL is returned unchanged."""
+        if "://" in path:
+            return path
+        return urljoin(self.base_url + "/", path.lstrip("/"))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.secret_access_key, self.session_token, self.proxy_password) if s)
+
+    def redact(self, text: str) -> str:
+        """Replace every secret of this connection that appears in ``text`` with ``***``."""
+        for secret in self.secrets:
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    @property
+    def proxy_url_with_auth(self) -> str | None:
+        if not self.proxy_url:
+            return None
+        if not self.proxy_user:
+            return self.proxy_url
+        from urllib.parse import quote
+
+        parts = urlsplit(self.proxy_url)
+        cred = quote(self.proxy_user, safe="") + ":" + quote(self.proxy_password or "", safe="")
+        return parts._replace(netloc=f"{cred}@{parts.netloc}").geturl()
