@@ -1,0 +1,491 @@
+"""The API Gateway stand-in: SigV4 (AWS_IAM) in front of moto's Step Functions, on aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+import struct
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from .faults import RESOURCES, Faults, Quota, RequestLog
+from .sigv4 import AuthError, SigV4Verifier
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+ACTIONS = {
+    "start-execution": "StartExecution",
+    "describe-execution": "DescribeExecution",
+    "stop-execution": "StopExecution",
+}
+SFN_PREFIX = "com.amazonaws.swf.service.v2.model#"
+SERIALIZATION_TYPE = "com.amazon.coral.service#SerializationException"
+VALIDATION_TYPE = "com.amazon.coral.validate#ValidationException"
+# API Gateway's own responses for the injectable status faults: (body, x-amzn-ErrorType)
+GATEWAY_FAULTS: dict[str, tuple[dict[str, str], str]] = {
+    "429": ({"message": "Too Many Requests"}, "TooManyRequestsException"),
+    "500": ({"message": "Internal server error"}, "InternalServerErrorException"),
+    "502": ({"message": "Bad Gateway"}, "BadGatewayException"),
+    "503": ({"message": "Service Unavailable"}, "ServiceUnavailableException"),
+    "504": ({"message": "Endpoint request timed out"}, "IntegrationTimeoutException"),
+}
+THROTTLING_BODY = {"__type": SFN_PREFIX + "ThrottlingException", "message": "Rate exceeded"}
+_INVALID_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+_LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
+def _json(status: int, body: Any, error_type: str | None = None) -> web.Response:
+    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if error_type:
+        headers["x-amzn-ErrorType"] = error_type
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type="application/json", headers=headers
+    )
+
+
+class _Reset(Exception):
+    """Raised inside the pipeline to drop the connection without any response."""
+
+
+class Gateway:
+    """aiohttp application + its own event loop in a daemon thread."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        stage: str,
+        region: str,
+        account_id: str,
+        api_id: str,
+        moto_url: str,
+        verifier: SigV4Verifier,
+        faults: Faults,
+        quota: Quota,
+        request_log: RequestLog,
+        error_mapping: str = "default",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if error_mapping not in ("default", "4xx"):
+            raise ValueError("error_mapping must be 'default' or '4xx'")
+        self.sandbox = sandbox
+        self.stage = stage
+        self.region = region
+        self.account_id = account_id
+        self.api_id = api_id
+        self.moto_url = moto_url
+        self.verifier = verifier
+        self.faults = faults
+        self.quota = quota
+        self.request_log = request_log
+        self.error_mapping = error_mapping
+        self.host = host
+        self.port = port
+        self._stop_details: dict[str, tuple[str | None, str | None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._moto_auth = (
+            f"AWS4-HMAC-SHA256 Credential=AKIAMOTOSANDBOXADMIN/20200101/{region}/states/aws4_request, "
+            "SignedHeaders=host, Signature=0"
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> int:
+        self._thread = threading.Thread(target=self._run, name="restjob-sandbox-gateway", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._startup_error is not None:
+            raise RuntimeError("sandbox gateway failed to start") from self._startup_error
+        if not self._ready.is_set():
+            raise RuntimeError("sandbox gateway did not start in time")
+        return self.port
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._setup())
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            self._startup_error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._teardown())
+            loop.close()
+
+    async def _setup(self) -> None:
+        app = web.Application(client_max_size=2 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30),
+            timeout=aiohttp.ClientTimeout(total=60),
+            auto_decompress=False,
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _teardown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(15)
+        self._loop = None
+        self._thread = None
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/_sandbox/"):
+            return await self._admin(request)
+        body = await request.read()
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "method": request.method,
+            "path": request.path,
+            "resource": self._resource_for(request),
+            "status": None,
+            "execution_arn": None,
+            "access_key": None,
+            "body": None,
+            "throttled": False,
+            "fault": None,
+            "response": None,
+        }
+        match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        if match:
+            entry["access_key"] = match.group(1)
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            entry["body"] = parsed
+            if isinstance(parsed.get("executionArn"), str):
+                entry["execution_arn"] = parsed["executionArn"]
+        try:
+            response = await self._pipeline(request, body, entry)
+        except _Reset:
+            entry["status"] = None
+            entry["duration"] = time.time() - entry["time"]
+            self.request_log.append(entry)
+            self._reset(request)
+            return web.Response(status=500)  # never reaches the client: the transport is gone
+        entry["status"] = response.status
+        entry["duration"] = time.time() - entry["time"]
+        self.request_log.append(entry)
+        return response
+
+    def _resource_for(self, request: web.Request) -> str | None:
+        parts = request.path.split("/")
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "" and parts[1] == self.stage:
+            if parts[2] in RESOURCES:
+                return parts[2]
+        return None
+
+    @staticmethod
+    def _reset(request: web.Request) -> None:
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        transport.abort()
+
+    async def _pipeline(self, request: web.Request, body: bytes, entry: dict[str, Any]) -> web.Response:
+        resource = entry["resource"]
+        if resource is None:
+            entry["resource"] = None
+            return _json(
+                403, {"message": "Missing Authentication Token"}, "MissingAuthenticationTokenException"
+            )
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        try:
+            verified = self.verifier.verify(
+                request.method, raw_path, raw_query, request.headers.items(), body, now=None
+            )
+        except AuthError as err:
+            return _json(err.status, err.body(), err.error_type)
+        identity = verified.identity
+        if not identity.can_invoke:
+            resource_arn = f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}/{self.stage}/POST/{resource}"
+            return _json(
+                403,
+                {
+                    "Message": f"User: {identity.arn} is not authorized to perform: execute-api:Invoke "
+                    f"on resource: {resource_arn}"
+                },
+                "AccessDeniedException",
+            )
+
+        fault = self.faults.take(resource)
+        if fault is not None:
+            entry["fault"] = fault.kind
+            if fault.kind in GATEWAY_FAULTS:
+                fault_body, error_type = GATEWAY_FAULTS[fault.kind]
+                return _json(int(fault.kind), fault_body, error_type)
+            if fault.kind == "throttling_200":
+                return _json(200, THROTTLING_BODY)
+            if fault.kind == "reset":
+                raise _Reset()
+
+        if resource == "describe-execution" and not self.quota.try_acquire():
+            entry["throttled"] = True
+            return self._sfn_error(400, "ThrottlingException", "Rate exceeded")
+
+        response = await self._integrate(resource, body, entry)
+
+        if fault is not None and fault.kind == "delay":
+            await asyncio.sleep(fault.delay_seconds)
+        if fault is not None and fault.kind == "malformed_json":
+            text = response.body if isinstance(response.body, bytes) else b"{}"
+            cut = max(1, len(text) // 2)
+            return web.Response(
+                status=200,
+                body=text[:cut],
+                content_type="application/json",
+                headers={"x-amzn-RequestId": str(uuid.uuid4())},
+            )
+        return response
+
+    # ------------------------------------------------------------------ integration (Step Functions)
+
+    def _sfn_error(self, status: int, error_type: str, message: str | None) -> web.Response:
+        full_type = error_type if "#" in error_type else SFN_PREFIX + error_type
+        body = {"__type": full_type, "message": message}
+        if self.error_mapping == "4xx":
+            return _json(status, body, error_type.rpartition("#")[2])
+        # The default integration response of an AWS-service integration: everything is a 200.
+        return _json(200, body)
+
+    async def _call_moto(self, action: str, payload: bytes) -> tuple[int, bytes]:
+        assert self._session is not None
+        headers = {
+            "X-Amz-Target": f"AWSStepFunctions.{action}",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": self._moto_auth,
+        }
+        async with self._session.post(self.moto_url + "/", data=payload, headers=headers) as resp:
+            return resp.status, await resp.read()
+
+    async def _integrate(self, resource: str, body: bytes, entry: dict[str, Any]) -> web.Response:
+        action = ACTIONS[resource]
+        try:
+            request_doc = json.loads(body) if body.strip() else {}
+        except ValueError:
+            request_doc = None
+        if not isinstance(request_doc, dict):
+            return self._sfn_error(
+                400, SERIALIZATION_TYPE, "Start of structure or map found where not expected."
+            )
+
+        arn_field = "stateMachineArn" if resource == "start-execution" else "executionArn"
+        arn = request_doc.get(arn_field)
+        if arn is None:
+            return self._sfn_error(
+                400,
+                VALIDATION_TYPE,
+                f"1 validation error detected: Value null at '{arn_field}' failed to satisfy constraint: "
+                "Member must not be null",
+            )
+        if not isinstance(arn, str):
+            return self._sfn_error(400, SERIALIZATION_TYPE, f"Expected a string for '{arn_field}'.")
+
+        payload = body
+        if resource == "start-execution":
+            name = request_doc.get("name")
+            if name is None:
+                # moto gap: AWS generates a UUID name when none is given (moto would use "None").
+                request_doc["name"] = str(uuid.uuid4())
+                payload = json.dumps(request_doc).encode()
+            elif not isinstance(name, str):
+                return self._sfn_error(400, SERIALIZATION_TYPE, "Expected a string for 'name'.")
+            elif not 1 <= len(name) <= 80 or _INVALID_NAME.search(name):
+                return self._sfn_error(400, "InvalidName", f"Invalid Name: '{name}'")
+            if "input" in request_doc and not isinstance(request_doc["input"], str):
+                return self._sfn_error(400, SERIALIZATION_TYPE, "Expected a string for 'input'.")
+        elif resource == "stop-execution":
+            error, cause = request_doc.get("error"), request_doc.get("cause")
+            if isinstance(error, str) and len(error) > 256:
+                return self._sfn_error(
+                    400,
+                    VALIDATION_TYPE,
+                    "1 validation error detected: Value at 'error' failed to satisfy constraint: "
+                    "Member must have length less than or equal to 256",
+                )
+            if isinstance(cause, str) and len(cause) > 32768:
+                return self._sfn_error(
+                    400,
+                    VALIDATION_TYPE,
+                    "1 validation error detected: Value at 'cause' failed to satisfy constraint: "
+                    "Member must have length less than or equal to 32768",
+                )
+
+        try:
+            status, raw = await self._call_moto(action, payload)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.warning("moto call failed: %s", exc)
+            return _json(500, {"message": "Internal server error"}, "InternalServerErrorException")
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            doc = None
+        if status >= 500 or not isinstance(doc, dict):
+            log.warning("moto answered %s for %s: %r", status, action, raw[:300])
+            return _json(500, {"message": "Internal server error"}, "InternalServerErrorException")
+        if status >= 400:
+            error_type = str(doc.get("__type") or doc.get("code") or "InternalFailure")
+            return self._sfn_error(status, error_type, doc.get("message") or doc.get("Message"))
+
+        changed = False
+        if resource == "start-execution":
+            entry["execution_arn"] = doc.get("executionArn")
+        elif resource == "stop-execution":
+            error, cause = request_doc.get("error"), request_doc.get("cause")
+            if error is not None or cause is not None:
+                self._stop_details[arn] = (error, cause)
+            if "stopDate" not in doc:
+                # moto gap: StopExecution answers {} while it stops the worker asynchronously.
+                doc["stopDate"] = await self._stop_date(arn)
+                changed = True
+        elif (
+            resource == "describe-execution" and doc.get("status") == "ABORTED" and arn in self._stop_details
+        ):
+            # moto gap: StopExecution drops error and cause; AWS reports them on the aborted execution.
+            error, cause = self._stop_details[arn]
+            if error is not None and not doc.get("error"):
+                doc["error"] = error
+                changed = True
+            if cause is not None and not doc.get("cause"):
+                doc["cause"] = cause
+                changed = True
+        entry["response"] = doc
+        out = json.dumps(doc).encode() if changed else raw
+        return web.Response(
+            status=200,
+            body=out,
+            content_type="application/json",
+            headers={"x-amzn-RequestId": str(uuid.uuid4())},
+        )
+
+    async def _stop_date(self, execution_arn: str) -> float:
+        for _ in range(5):
+            try:
+                status, raw = await self._call_moto(
+                    "DescribeExecution", json.dumps({"executionArn": execution_arn}).encode()
+                )
+                if status == 200:
+                    stop_date = json.loads(raw).get("stopDate")
+                    if stop_date is not None:
+                        return float(stop_date)
+            except (aiohttp.ClientError, ValueError, OSError):
+                break
+            await asyncio.sleep(0.02)
+        return round(time.time(), 3)
+
+    # ------------------------------------------------------------------ admin endpoint
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        remote = request.remote or ""
+        if not remote.startswith(_LOOPBACK):
+            return _json(403, {"message": "the sandbox admin endpoint is loopback only"})
+        route = request.path[len("/_sandbox/") :].strip("/")
+        method = request.method
+        try:
+            doc = await request.json() if method in ("POST", "PUT") and request.can_read_body else {}
+        except ValueError:
+            return _json(400, {"message": "body must be JSON"})
+        doc = doc or {}
+        loop = asyncio.get_running_loop()
+        try:
+            if route == "requests" and method == "GET":
+                entries = self.request_log.entries()
+                if "resource" in request.query:
+                    entries = [e for e in entries if e["resource"] == request.query["resource"]]
+                if "execution_arn" in request.query:
+                    entries = [e for e in entries if e["execution_arn"] == request.query["execution_arn"]]
+                return _json(200, entries)
+            if route == "requests" and method == "DELETE":
+                self.request_log.clear()
+                return _json(200, {"cleared": True})
+            if route == "faults" and method == "POST":
+                self.faults.inject(
+                    resource=doc.get("resource", "*"),
+                    kind=str(doc.get("kind", "503")),
+                    count=int(doc.get("count", 1)),
+                    delay_seconds=doc.get("delay_seconds"),
+                )
+                return _json(200, {"pending": self.faults.pending()})
+            if route == "faults" and method == "DELETE":
+                self.faults.clear()
+                return _json(200, {"pending": []})
+            if route == "faults" and method == "GET":
+                return _json(200, {"pending": self.faults.pending()})
+            if route == "quota" and method == "POST":
+                if doc.get("enabled", True):
+                    self.quota.enable(
+                        burst=float(doc.get("burst", 300)),
+                        refill_per_second=float(doc.get("refill_per_second", 15)),
+                    )
+                else:
+                    self.quota.disable()
+                return _json(200, self.quota.state())
+            if route == "quota" and method == "GET":
+                return _json(200, self.quota.state())
+            if route == "state-machines" and method == "GET":
+                return _json(200, dict(self.sandbox.state_machines))
+            if route == "state-machines" and method == "POST":
+                arn = await loop.run_in_executor(
+                    None, self.sandbox.create_state_machine, doc["name"], doc["definition"]
+                )
+                return _json(200, {"name": doc["name"], "arn": arn})
+            if route == "describe" and method == "POST":
+                status, raw = await self._call_moto("DescribeExecution", json.dumps(doc).encode())
+                return web.Response(status=status, body=raw, content_type="application/json")
+            if route == "executions" and method == "GET":
+                result = await loop.run_in_executor(
+                    None, self.sandbox.list_executions, request.query["stateMachineArn"]
+                )
+                return _json(200, result)
+            if route == "info" and method == "GET":
+                return _json(200, self.sandbox.info())
+        except (KeyError, ValueError, TypeError) as exc:
+            return _json(400, {"message": f"bad admin request: {exc}"})
+        return _json(404, {"message": f"unknown admin route {method} /_sandbox/{route}"})

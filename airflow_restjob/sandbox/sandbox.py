@@ -1,0 +1,250 @@
+"""The embedded sandbox: moto Step Functions + the SigV4-verifying gateway, as a context manager."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import threading
+from typing import Any
+
+from . import backend
+from .faults import Faults, Quota, RequestLog
+from .gateway import Gateway
+from .sigv4 import Credentials, Identity, SigV4Verifier
+
+API_ID = "rstjbsbx01"
+
+INVOKE_CREDENTIALS = Credentials("AKIARESTJOBINVOKE001", "sandboxInvokeSecretKey0000000000000000000")
+NOINVOKE_CREDENTIALS = Credentials("AKIARESTJOBNOINVOKE1", "sandboxNoInvokeSecretKey0000000000000000")
+TEMPORARY_ACCESS_KEY = "ASIARESTJOBTEMPCREDS"
+
+
+def _epoch(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _epoch(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_epoch(v) for v in value]
+    return value
+
+
+class Sandbox:
+    """A local API Gateway (AWS_IAM auth) in front of moto's Step Functions that really runs executions.
+
+    Use as a context manager (or call :meth:`start` / :meth:`stop`). Everything binds to 127.0.0.1.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        moto_port: int = 0,
+        stage: str = "stage",
+        region: str = "us-east-1",
+        state_machine_wait_seconds: float = 3,
+        error_mapping: str = "default",
+    ) -> None:
+        if error_mapping not in ("default", "4xx"):
+            raise ValueError("error_mapping must be 'default' or '4xx'")
+        self.port = port
+        self.moto_port = moto_port
+        self.stage = stage
+        self.region = region
+        self.state_machine_wait_seconds = state_machine_wait_seconds
+        self.error_mapping = error_mapping
+        self.account_id = backend.ACCOUNT_ID
+        self.invoke_credentials = INVOKE_CREDENTIALS
+        self.noinvoke_credentials = NOINVOKE_CREDENTIALS
+        self.temporary_credentials = Credentials(
+            TEMPORARY_ACCESS_KEY,
+            secrets.token_urlsafe(30)[:40],
+            "IQoJb3JpZ2luX2VjE" + secrets.token_urlsafe(96),
+        )
+        self.identities = {
+            c.access_key: Identity(c, arn, can_invoke)
+            for c, arn, can_invoke in (
+                (self.invoke_credentials, f"arn:aws:iam::{self.account_id}:user/restjob-invoker", True),
+                (self.noinvoke_credentials, f"arn:aws:iam::{self.account_id}:user/restjob-readonly", False),
+                (
+                    self.temporary_credentials,
+                    f"arn:aws:sts::{self.account_id}:assumed-role/restjob-invoke-role/sandbox-session",
+                    True,
+                ),
+            )
+        }
+        self.faults = Faults()
+        self.quota = Quota()
+        self._log = RequestLog()
+        self.state_machines: dict[str, str] = {}
+        self._gateway: Gateway | None = None
+        self._moto_acquired = False
+        self._lock = threading.Lock()
+        self._sfn: Any = None
+        self.moto_url = ""
+        self.queue_url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Sandbox:
+        # moto logs every failing state (including the expected Fail/TimeoutSeconds examples) at ERROR.
+        eval_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+        if eval_log.level == logging.NOTSET:
+            eval_log.setLevel(logging.CRITICAL)
+        with self._lock:
+            if self._gateway is not None:
+                return self
+            try:
+                self.moto_port = backend.SharedMoto.acquire(self.moto_port)
+                self._moto_acquired = True
+                self.moto_url = backend.moto_url(self.moto_port)
+                backend.enable_execution(self.moto_url)
+                self._sfn = backend.client("stepfunctions", self.moto_url, self.region)
+                self.queue_url = backend.ensure_resources(self.moto_url, self.region)
+                for name, definition in backend.example_definitions(
+                    self.state_machine_wait_seconds, self.queue_url
+                ).items():
+                    self.state_machines[name] = backend.create_state_machine(self._sfn, name, definition)
+                gateway = Gateway(
+                    self,
+                    stage=self.stage,
+                    region=self.region,
+                    account_id=self.account_id,
+                    api_id=API_ID,
+                    moto_url=self.moto_url,
+                    verifier=SigV4Verifier(self.identities, self.region, "execute-api"),
+                    faults=self.faults,
+                    quota=self.quota,
+                    request_log=self._log,
+                    error_mapping=self.error_mapping,
+                    port=self.port,
+                )
+                self.port = gateway.start()
+                self._gateway = gateway
+            except BaseException:
+                self._release_moto()
+                raise
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            gateway, self._gateway = self._gateway, None
+            if gateway is not None:
+                gateway.stop()
+            self._release_moto()
+
+    def _release_moto(self) -> None:
+        if self._moto_acquired:
+            self._moto_acquired = False
+            backend.SharedMoto.release()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ addresses and connections
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.stage}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/_sandbox"
+
+    def connection_json(
+        self, conn_id: str = "restjob_default", credentials: Credentials | None = None
+    ) -> str:
+        """JSON for ``AIRFLOW_CONN_<CONN_ID>`` (conn_id only names the variable; it is not in the JSON)."""
+        return connection_json(self.base_url, self.region, credentials or self.invoke_credentials)
+
+    def export_line(self, conn_id: str = "restjob_default", credentials: Credentials | None = None) -> str:
+        return f"export AIRFLOW_CONN_{conn_id.upper()}='{self.connection_json(conn_id, credentials)}'"
+
+    def info(self) -> dict[str, Any]:
+        def creds(c: Credentials) -> dict[str, Any]:
+            return {"access_key": c.access_key, "secret_key": c.secret_key, "session_token": c.session_token}
+
+        return {
+            "base_url": self.base_url,
+            "admin_url": self.admin_url,
+            "region": self.region,
+            "stage": self.stage,
+            "moto_url": self.moto_url,
+            "api_id": API_ID,
+            "account_id": self.account_id,
+            "error_mapping": self.error_mapping,
+            "credentials": {
+                "invoke": creds(self.invoke_credentials),
+                "noinvoke": creds(self.noinvoke_credentials),
+                "temporary": creds(self.temporary_credentials),
+            },
+            "identities": {i.access_key: i.arn for i in self.identities.values()},
+            "connection_json": self.connection_json(),
+            "state_machines": dict(self.state_machines),
+            "dynamodb_table": backend.RESERVATIONS_TABLE,
+            "sqs_queue_url": self.queue_url,
+        }
+
+    # ------------------------------------------------------------------ state machines and executions
+
+    def state_machine_arn(self, name: str) -> str:
+        return self.state_machines[name]
+
+    def create_state_machine(self, name: str, definition: dict[str, Any]) -> str:
+        self._require_started()
+        arn = backend.create_state_machine(self._sfn, name, definition)
+        self.state_machines[name] = arn
+        return arn
+
+    def describe_execution(self, arn: str) -> dict[str, Any]:
+        """DescribeExecution straight against moto (no gateway, no log, no faults), dates as epoch floats."""
+        self._require_started()
+        result = self._sfn.describe_execution(executionArn=arn)
+        result.pop("ResponseMetadata", None)
+        return _epoch(result)
+
+    def list_executions(self, state_machine_arn: str) -> list[dict[str, Any]]:
+        self._require_started()
+        pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+        return [_epoch(e) for page in pages for e in page["executions"]]
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for moto itself (e.g. ``dynamodb`` / ``sqs`` to check what rental_car wrote)."""
+        self._require_started()
+        return backend.client(service, self.moto_url, self.region)
+
+    def _require_started(self) -> None:
+        if self._sfn is None:
+            raise RuntimeError("the sandbox is not started")
+
+    # ------------------------------------------------------------------ request log
+
+    def request_log(self) -> list[dict[str, Any]]:
+        return self._log.entries()
+
+    def stops_for(self, arn: str) -> list[dict[str, Any]]:
+        return [
+            e for e in self._log.entries() if e["resource"] == "stop-execution" and e["execution_arn"] == arn
+        ]
+
+    def clear_log(self) -> None:
+        self._log.clear()
+
+
+def connection_json(base_url: str, region: str, credentials: Credentials) -> str:
+    extra: dict[str, Any] = {"region": region}
+    if credentials.session_token:
+        extra["session_token"] = credentials.session_token
+    return json.dumps(
+        {
+            "conn_type": "restjob",
+            "host": base_url,
+            "login": credentials.access_key,
+            "password": credentials.secret_key,
+            "extra": extra,
+        }
+    )
