@@ -1,0 +1,110 @@
+"""AWS Step Functions as a built-in REST job behind API Gateway.
+
+Resources (the article's API): ``POST start-execution`` (StartExecution), ``POST
+describe-execution`` (DescribeExecution), ``POST stop-execution`` (StopExecution).
+
+Status handling: SUCCEEDED ends with success; FAILED, TIMED_OUT and ABORTED end with failure;
+RUNNING and PENDING_REDRIVE keep the wait going (PENDING_REDRIVE means someone redrove the
+execution: it runs again under the same ARN, so its outcome is still to come).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from airflow_restjob.errors import DefinitionError
+from airflow_restjob.job import JobSpec, PollSpec, RequestSpec
+
+START_PATH = "start-execution"
+DESCRIBE_PATH = "describe-execution"
+STOP_PATH = "stop-execution"
+
+TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+MAX_NAME = 80
+
+_ARN_PART = r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}"
+STATE_MACHINE_ARN_RE = re.compile(rf"^{_ARN_PART}:stateMachine:[A-Za-z0-9_.:-]{{1,80}}$")
+EXECUTION_ARN_RE = re.compile(rf"^{_ARN_PART}:(execution|express):[A-Za-z0-9_.-]{{1,80}}:[^\s]{{1,80}}$")
+# characters StartExecution rejects in a name (plus whitespace and control characters)
+_INVALID_NAME_CHARS = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+
+
+def validate_state_machine_arn(arn: str) -> str:
+    arn = (arn or "").strip()
+    if not STATE_MACHINE_ARN_RE.match(arn):
+        raise DefinitionError(
+            f"state_machine_arn is not a state machine ARN: {arn!r}.",
+            "Copy the ARN from the state machine's page: arn:aws:states:<region>:<account>:stateMachine:<name>.",
+        )
+    return arn
+
+
+def validate_name(name: str) -> str:
+    bad = sorted(set(_INVALID_NAME_CHARS.findall(name)))
+    if not 1 <= len(name) <= MAX_NAME or bad:
+        raise DefinitionError(
+            f"name {name!r} is not a valid execution name"
+            + (
+                f" (characters not allowed: {''.join(bad)!r})"
+                if bad
+                else f" (length {len(name)}, 1-{MAX_NAME})"
+            )
+            + ".",
+            "Use 1-80 letters, digits, '-', '_' or '.'; or leave name unset to derive one per try.",
+        )
+    return name
+
+
+def derive_name(dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int) -> str:
+    """A deterministic, valid execution name for one try of one task instance.
+
+    The same try always gets the same name, so a worker that dies after StartExecution and runs
+    the try again re-attaches to its execution instead of starting a second one.
+    """
+    raw = f"{dag_id}.{task_id}.{run_id}" + (f".{map_index}" if map_index >= 0 else "") + f".try{try_number}"
+    name = re.sub(r"-{2,}", "-", _INVALID_NAME_CHARS.sub("-", raw))
+    if len(name) <= MAX_NAME and name == raw:
+        return name
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
+    suffix = f"-try{try_number}-{digest}"
+    return name[: MAX_NAME - len(suffix)] + suffix
+
+
+def execution_arn_for(state_machine_arn: str, name: str) -> str:
+    """The ARN StartExecution gives an execution of this name (standard workflows)."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+
+def region_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def console_url(execution_arn: str) -> str:
+    region = region_of(execution_arn) or "us-east-1"
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
+def start_body(state_machine_arn: str, name: str, input_json: str) -> dict[str, Any]:
+    return {"stateMachineArn": state_machine_arn, "name": name, "input": input_json}
+
+
+def job_spec(execution_arn: str, poll: PollSpec) -> JobSpec:
+    """The monitoring/termination half of a Step Functions job, for the trigger or the worker."""
+    return JobSpec(
+        label="Step Functions execution",
+        monitor=RequestSpec(path=DESCRIBE_PATH, body={"executionArn": execution_arn}),
+        end_key="status",
+        end_values=TERMINAL_STATUSES,
+        result_key="status",
+        success_values=("SUCCEEDED",),
+        terminate=RequestSpec(path=STOP_PATH, body={"executionArn": execution_arn}),
+        poll=poll,
+        error_keys=("error", "cause"),
+        stop_reason_keys=("error", "cause"),
+    )

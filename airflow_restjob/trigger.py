@@ -1,0 +1,231 @@
+"""``RestJobTrigger``: waits for a started REST job in the triggerer and stops it on cancellation.
+
+Kwargs hold only ids and settings (they are stored in plaintext); credentials come from the
+connection, resolved through Airflow's async connection API and cached per process.  A triggerer
+restart rebuilds the trigger from its kwargs and it keeps polling the same job.
+
+When is the job stopped?
+- the task was marked failed / success or cleared while deferred: Airflow >= 3.3 awaits
+  ``on_kill`` (we run the stop in its own task and shield it: Airflow re-cancels ``on_kill``
+  about a second later); Airflow 3.1-3.2 only cancel ``run()``, so the ``CancelledError``
+  handler asks Airflow what happened;
+- the trigger's own deadline passed or ``max_polls`` was used up.
+It is NOT stopped when the triggerer shuts down or the trigger moves to another triggerer, nor by
+an old try's trigger once a new try owns another job: the guard (``should_stop``) skips the stop
+only when the task is still deferred AND the job id the current try recorded in XCom is ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_restjob.errors import RestJobError
+from airflow_restjob.hook import RestJobHook
+from airflow_restjob.job import JobSpec, Wait, preview, stop_request
+from airflow_restjob.quota import budget_for
+
+log = logging.getLogger(__name__)
+
+HAS_TRIGGER_ON_KILL = hasattr(BaseTrigger, "on_kill")  # Airflow >= 3.3
+MAX_EVENT_RESPONSE = 200_000
+_background: set[asyncio.Task[Any]] = set()  # stops that must outlive a cancelled run()
+
+
+class RestJobTrigger(BaseTrigger):
+    """Poll a started job until it ends, its deadline passes or the task is cancelled.
+
+    :param conn_id: ``restjob`` connection (credentials are never in kwargs).
+    :param job_id: the remote job id (for Step Functions the execution ARN).
+    :param spec: ``JobSpec.to_dict()``: monitoring/termination requests, judging rules, polling.
+    :param deadline: epoch seconds after which the job is stopped and the task times out.
+    :param task_identity: ``{"dag_id", "task_id", "run_id", "map_index", "try_number"}`` of the task.
+    :param id_xcom_key: XCom key under which the task recorded ``job_id`` (the guard reads it).
+    :param stop_on_kill: stop the job when the task is cancelled.
+    :param reason: why the deadline exists (shown in the stop cause and the task log).
+    """
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        job_id: str,
+        spec: dict[str, Any],
+        deadline: float | None = None,
+        task_identity: dict[str, Any] | None = None,
+        id_xcom_key: str = "execution_arn",
+        stop_on_kill: bool = True,
+        reason: str = "max_wait",
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.job_id = job_id
+        self.spec = spec
+        self.deadline = deadline
+        self.task_identity = task_identity
+        self.id_xcom_key = id_xcom_key
+        self.stop_on_kill = stop_on_kill
+        self.reason = reason
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "conn_id": self.conn_id,
+                "job_id": self.job_id,
+                "spec": self.spec,
+                "deadline": self.deadline,
+                "task_identity": self.task_identity,
+                "id_xcom_key": self.id_xcom_key,
+                "stop_on_kill": self.stop_on_kill,
+                "reason": self.reason,
+            },
+        )
+
+    # --- polling ------------------------------------------------------------------------------
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        spec = JobSpec.from_dict(self.spec)
+        hook = RestJobHook(self.conn_id)
+        wait = Wait(spec, self.deadline, self.reason)
+        self.log.info("Waiting for %s %s", spec.label, self.job_id)
+        try:
+            while True:
+                await asyncio.sleep(wait.delay(time.time()))
+                limit = wait.limit_reached(time.time())
+                if limit:
+                    yield await self._give_up(hook, spec, *limit)
+                    return
+                try:
+                    client = await hook.aclient()
+                    await budget_for(client.settings).acquire()
+                    reply = await client.request(
+                        spec.monitor.method,
+                        spec.monitor.path,
+                        spec.monitor.body,
+                        query=spec.monitor.query,
+                        headers=spec.monitor.headers,
+                        timeout=spec.monitor.timeout,
+                    )
+                    verdict, changed = wait.observe(reply.data)
+                except RestJobError as error:
+                    if (
+                        error.retryable
+                    ):  # the client's retries are used up: keep waiting, bounded by the deadline
+                        self.log.warning("Poll of %s failed, will poll again: %s", self.job_id, error)
+                        wait.failed_poll()
+                        continue
+                    yield self._event("error", error=error.with_execution(self.job_id))
+                    return
+                if changed:
+                    self.log.info("%s %s is %s", spec.label, self.job_id, verdict.status)
+                if verdict.ended:
+                    yield self._event(
+                        "success" if verdict.success else "failed",
+                        job_status=verdict.status,
+                        response=reply.data,
+                        details=verdict.details,
+                    )
+                    return
+        except asyncio.CancelledError as cancel:
+            if not HAS_TRIGGER_ON_KILL and self.stop_on_kill:
+                await self._stop_in_background(
+                    hook, spec, "cancelled", default_stop=False, note=str(cancel.args)
+                )
+            raise
+
+    def _event(self, status: str, error: RestJobError | None = None, **payload: Any) -> TriggerEvent:
+        body: dict[str, Any] = {"status": status, "job_id": self.job_id, **payload}
+        if error is not None:
+            body.update(message=str(error), end_code=int(error.end_code), error_type=error.error_type)
+        if "response" in body and len(preview(body["response"], MAX_EVENT_RESPONSE + 1)) > MAX_EVENT_RESPONSE:
+            body["response"] = {"truncated": preview(body["response"], MAX_EVENT_RESPONSE)}
+        return TriggerEvent(body)
+
+    async def _give_up(self, hook: RestJobHook, spec: JobSpec, status: str, why: str) -> TriggerEvent:
+        stopped = False
+        if spec.terminate is not None:
+            stopped = await stop_job_async(hook, spec, self.job_id, "airflow-restjob: wait limit", why)
+        return self._event(status, message=why, stopped=stopped)
+
+    # --- cancellation -------------------------------------------------------------------------
+    async def on_kill(self) -> None:
+        """Airflow >= 3.3, user action on the deferred task: stop the job unless the guard says no."""
+        if not self.stop_on_kill:
+            return
+        spec = JobSpec.from_dict(self.spec)
+        await self._stop_in_background(RestJobHook(self.conn_id), spec, "user action", default_stop=True)
+
+    async def _stop_in_background(
+        self, hook: RestJobHook, spec: JobSpec, path: str, *, default_stop: bool, note: str = ""
+    ) -> None:
+        task = asyncio.ensure_future(self._guarded_stop(hook, spec, path, default_stop))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self.log.info("Stop of %s continues in the background (%s)", self.job_id, note or path)
+
+    async def _guarded_stop(self, hook: RestJobHook, spec: JobSpec, path: str, default_stop: bool) -> None:
+        if spec.terminate is None:
+            return
+        try:
+            stop, why = await self.should_stop()
+        except Exception as exc:  # Execution API unreachable: fall back, and say so
+            stop, why = default_stop, f"task state unknown ({type(exc).__name__}: {exc})"
+        if not stop:
+            self.log.info("Not stopping %s %s: %s", spec.label, self.job_id, why)
+            return
+        self.log.info("Stopping %s %s: %s", spec.label, self.job_id, why)
+        await stop_job_async(hook, spec, self.job_id, "airflow-restjob: task cancelled", f"{path}: {why}")
+
+    async def should_stop(self) -> tuple[bool, str]:
+        """The guard: is the task still waiting on THIS job? Returns (stop?, reason)."""
+        if not self.task_identity:
+            return True, "no task identity (test run)"
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from airflow.sdk.execution_time.xcom import XCom
+        from asgiref.sync import sync_to_async
+
+        t = self.task_identity
+        map_index = t.get("map_index", -1)
+        states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+            dag_id=t["dag_id"], task_ids=[t["task_id"]], run_ids=[t["run_id"]], map_index=map_index
+        )
+        key = t["task_id"] if map_index is None or map_index < 0 else f"{t['task_id']}_{map_index}"
+        state = (states.get(t["run_id"]) or {}).get(key)
+        if str(state) not in ("deferred", "TaskInstanceState.DEFERRED"):
+            return True, f"the task is now {state or 'cleared'} (try {t.get('try_number')})"
+        get_one = getattr(XCom, "aget_one", None) or sync_to_async(XCom.get_one)
+        recorded = await get_one(
+            key=self.id_xcom_key,
+            dag_id=t["dag_id"],
+            task_id=t["task_id"],
+            run_id=t["run_id"],
+            map_index=map_index,
+        )
+        if recorded == self.job_id:
+            return False, "the task is still deferred on this job (trigger moved or triggerer restarting)"
+        return True, f"a newer try owns another job ({recorded})"
+
+
+async def stop_job_async(hook: RestJobHook, spec: JobSpec, job_id: str, error: str, cause: str) -> bool:
+    """Send the termination request; a job that already ended is not an error. Returns success."""
+    request = stop_request(spec, error, cause)
+    if request is None:
+        return False
+    try:
+        client = await hook.aclient()
+        await client.request(
+            request.method, request.path, request.body, query=request.query, headers=request.headers
+        )
+    except RestJobError as exc:
+        log.warning("Stop of %s was not accepted: %s", job_id, exc.with_execution(job_id))
+        return False
+    log.info("Stop sent for %s (%s)", job_id, cause)
+    return True
