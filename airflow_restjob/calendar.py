@@ -393,7 +393,9 @@ class BusinessCalendar(BaseCalendar):
             return {}
         import holidays
 
-        return dict(holidays.country_holidays(self.country, subdiv=self.subdiv, years=year).items())
+        # neighbouring years too: an observed/substitute day may be listed under the year of its holiday
+        found = holidays.country_holidays(self.country, subdiv=self.subdiv, years=[year - 1, year, year + 1])
+        return {d: n for d, n in sorted(found.items()) if d.year == year}
 
     def _compute_year(self, year: int) -> bytes:
         first = datetime.date(year, 1, 1)
