@@ -51,7 +51,10 @@ def _json(status: int, body: Any, error_type: str | None = None) -> web.Response
     if error_type:
         headers["x-amzn-ErrorType"] = error_type
     return web.Response(
-        status=status, body=json.dumps(body).encode(), content_type="application/json", headers=headers
+        status=status,
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -339,8 +342,24 @@ class Gateway:
                 return self._sfn_error(400, SERIALIZATION_TYPE, "Expected a string for 'name'.")
             elif not 1 <= len(name) <= 80 or _INVALID_NAME.search(name):
                 return self._sfn_error(400, "InvalidName", f"Invalid Name: '{name}'")
-            if "input" in request_doc and not isinstance(request_doc["input"], str):
-                return self._sfn_error(400, SERIALIZATION_TYPE, "Expected a string for 'input'.")
+            execution_input = request_doc.get("input")
+            if execution_input is not None:
+                if not isinstance(execution_input, str):
+                    return self._sfn_error(400, SERIALIZATION_TYPE, "Expected a string for 'input'.")
+                if len(execution_input.encode("utf-8")) > 262144:
+                    return self._sfn_error(
+                        400,
+                        VALIDATION_TYPE,
+                        "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                        "Member must have length less than or equal to 262144",
+                    )
+                try:
+                    json.loads(execution_input)
+                except ValueError as exc:
+                    # moto gap: it raises this error with a null __type.
+                    return self._sfn_error(
+                        400, "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'"
+                    )
         elif resource == "stop-execution":
             error, cause = request_doc.get("error"), request_doc.get("cause")
             if isinstance(error, str) and len(error) > 256:
