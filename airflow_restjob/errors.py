@@ -24,6 +24,7 @@ only place that judges a response, so both paths judge alike.  A 200 whose body 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any
@@ -210,7 +211,7 @@ def _auth_error(message: str, error_type: str | None, where: str) -> RestJobErro
             "Check the connection's secret access key, region and signing service "
             "(execute-api for API Gateway)."
         )
-        message = message.split(" The Canonical String")[0]  # AWS appends the canonical request
+        message = re.split(r"\s*The Canonical String", message)[0]  # AWS appends the canonical request
     elif "signature expired" in lower or "signature not yet current" in lower:
         fix = "The machine clock is more than 5 minutes off: synchronise it (NTP)."
     elif "not authorized to perform" in lower:
