@@ -33,8 +33,8 @@ rule ``"offset"`` (``day``, ``n``, ``within_month``)
     (``1 <= abs(n) <= 62``), counted strictly from the base day.
 
 Common options: ``at`` (run time "HH:MM[:SS]", default "00:00"), ``timezone`` (IANA name, default
-"UTC"; DST handled by pendulum: a non-existent local time moves forward, an ambiguous one takes
-the first occurrence), ``day_change`` ("HH:MM", default "00:00"): a business day lasts from
+"UTC"; DST-correct: a local time that does not exist on a DST-start day moves forward by the
+gap, an ambiguous one on a DST-end day is its first occurrence), ``day_change`` ("HH:MM", default "00:00"): a business day lasts from
 ``day_change`` to ``day_change`` of the next calendar day, so with ``day_change="05:00"`` and
 ``at="02:00"`` the run of business day Friday happens on Saturday 02:00.
 
@@ -485,9 +485,16 @@ class BusinessDayTimetable(Timetable):
         """Return the run instant (UTC) of schedule date ``d``."""
         local = d + _ONE_DAY if self.at < self.day_change else d
         at = self.at
-        return pendulum.datetime(
-            local.year, local.month, local.day, at.hour, at.minute, at.second, tz=self._tz
-        ).in_timezone(_UTC)
+        # fold=0: an ambiguous wall time (DST end) is its first occurrence; a wall time that does
+        # not exist (DST start) is not reproduced by fold=0, and fold=1 moves it forward.
+        first = pendulum.datetime(
+            local.year, local.month, local.day, at.hour, at.minute, at.second, tz=self._tz, fold=0
+        )
+        if (first.hour, first.minute, first.second) != (at.hour, at.minute, at.second):
+            first = pendulum.datetime(
+                local.year, local.month, local.day, at.hour, at.minute, at.second, tz=self._tz, fold=1
+            )
+        return first.in_timezone(_UTC)
 
     def _local_date(self, t: datetime.datetime) -> datetime.date:
         return pendulum.instance(t).in_timezone(self._tz).date()
