@@ -27,10 +27,8 @@ MOTO_ACCESS_KEY = "AKIAMOTOSANDBOXADMIN"
 MOTO_SECRET_KEY = "moto-does-not-check-this-secret"
 
 
-class _KeepAliveHandler(MotoRequestHandler):
-    """moto's handler speaking HTTP/1.1 so the gateway can keep pooled connections open; quiet."""
-
-    protocol_version = "HTTP/1.1"
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler without the per-request access log (werkzeug closes every connection anyway)."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: D401 - silence access log
         return None
@@ -39,7 +37,7 @@ class _KeepAliveHandler(MotoRequestHandler):
 class _MotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=_KeepAliveHandler)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
 
