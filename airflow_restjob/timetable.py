@@ -25,7 +25,7 @@ rule ``"nth_business_day"`` (``n``, ``month_start_day``)
 rule ``"day_of_month"`` (``day``, ``shift``, ``max_shift``, ``within_month``)
     a fixed day (1..31, clamped to the month's last day; -1 = last day). If it is not a business
     day, ``shift`` decides: ``"previous"`` / ``"next"`` business day, ``"skip"`` (no run that
-    month) or ``"run_anyway"``. ``max_shift`` (0..62 calendar days, default unlimited): a shift
+    month) or ``"run_anyway"``. ``max_shift`` (0..62 calendar days, default 62): a shift
     longer than that drops the run (a shift never adds a run, it only moves one). With
     ``within_month=True`` a shift out of the month drops the run.
 rule ``"offset"`` (``day``, ``n``, ``within_month``)
@@ -80,7 +80,10 @@ MAX_SCAN_MONTHS = 12 * 10
 """Hard bound of months a monthly rule looks at for one answer."""
 MAX_SCAN_DAYS_DAILY = 366 * 3
 """Hard bound of days the daily rule looks at for one answer."""
-_LOOKAROUND = datetime.timedelta(days=100)  # > max shift (62) / offset reach of one month's run
+OFFSET_REACH_DAYS = 150
+"""An offset run farther than this many calendar days from its base day is dropped (only possible
+with calendars closed for months); it keeps every month's run near its month, which the ordered,
+bounded scans rely on."""
 _ONE_DAY = datetime.timedelta(days=1)
 _UTC = pendulum.UTC
 
@@ -150,7 +153,7 @@ class BusinessDayTimetable(Timetable):
     :param n: n-th business day (rule ``nth_business_day``) or business-day offset (rule ``offset``).
     :param day: day of month (rules ``day_of_month`` and ``offset``), 1..31 or -1 for the last day.
     :param shift: holiday shift of rule ``day_of_month``: previous | next | skip | run_anyway.
-    :param max_shift: longest shift in calendar days (0..62), None for unlimited.
+    :param max_shift: longest shift in calendar days (0..62), None for the limit 62.
     :param month_start_day: first day of a month for rule ``nth_business_day`` (1..28).
     :param within_month: drop a run that a shift or an offset moves out of its month.
     :param day_change: time at which a business day ends ("HH:MM").
@@ -289,6 +292,15 @@ class BusinessDayTimetable(Timetable):
                     raise ValueError(f"{key}={raw[key]!r} does not apply to this rule")
         except ValueError as err:
             raise self._fail(str(err)) from err
+        # Largest distance (days) between the 1st of a month and that month's run, either way.
+        if self.rule == "nth_business_day":
+            reach = 31 + self.month_start_day
+        elif self.rule == "day_of_month":
+            reach = 31 + (self.max_shift if self.max_shift is not None else MAX_SHIFT_LIMIT)
+        else:
+            reach = 31 + OFFSET_REACH_DAYS
+        self._reach = datetime.timedelta(days=reach)
+        self._reach_months = reach // 28 + 1
 
     def validate(self) -> None:
         self._parse()
@@ -393,13 +405,15 @@ class BusinessDayTimetable(Timetable):
             if self.rule == "offset":
                 assert self.n is not None
                 d = cal.add_business_days(target, self.n)
+                if abs((d - target).days) > OFFSET_REACH_DAYS:
+                    return None
             elif cal.is_business_day(target) or self.shift == "run_anyway":
                 return target
             elif self.shift == "skip":
                 return None
             else:
                 step = -1 if self.shift == "previous" else 1
-                limit = self.max_shift if self.max_shift is not None else MAX_SHIFT_LIMIT * 6
+                limit = self.max_shift if self.max_shift is not None else MAX_SHIFT_LIMIT
                 d = target
                 for _ in range(limit):
                     d += datetime.timedelta(days=step)
@@ -426,9 +440,9 @@ class BusinessDayTimetable(Timetable):
                     return
                 d += _ONE_DAY
             return
-        # Monthly rules: a month's run lies within _LOOKAROUND of the month, so months are
+        # Monthly rules: a month's run lies within self._reach of the month's 1st, so months are
         # generated in order and dates released once no later month can produce an earlier one.
-        y, m = _add_months(start.year, start.month, -4)
+        y, m = _add_months(start.year, start.month, -self._reach_months)
         heap: list[datetime.date] = []
         last: datetime.date | None = None
         for _ in range(MAX_SCAN_MONTHS):
@@ -436,7 +450,7 @@ class BusinessDayTimetable(Timetable):
             if occ is not None and occ >= start:
                 heapq.heappush(heap, occ)
             y, m = _add_months(y, m, 1)
-            horizon = datetime.date(y, m, 1) - _LOOKAROUND
+            horizon = datetime.date(y, m, 1) - self._reach
             while heap and heap[0] < horizon:
                 d = heapq.heappop(heap)
                 if d != last:
@@ -461,14 +475,14 @@ class BusinessDayTimetable(Timetable):
                     return
                 d -= _ONE_DAY
             return
-        y, m = _add_months(start.year, start.month, 4)
+        y, m = _add_months(start.year, start.month, self._reach_months)
         heap: list[int] = []  # negated ordinals: a max-heap
         last: int | None = None
         for _ in range(MAX_SCAN_MONTHS):
             occ = self._month_occurrence(y, m)
             if occ is not None and occ <= start:
                 heapq.heappush(heap, -occ.toordinal())
-            horizon = (datetime.date(y, m, 1) + _LOOKAROUND).toordinal()
+            horizon = (datetime.date(y, m, 1) + self._reach).toordinal()
             y, m = _add_months(y, m, -1)
             while heap and -heap[0] > horizon:
                 o = -heapq.heappop(heap)

@@ -234,6 +234,9 @@ CASES = {
             ),
             ({"rule": "offset", "day": 10, "n": 3, "timezone": "Asia/Tokyo"}, lambda p: p.offset(10, 3)),
             ({"rule": "offset", "day": 1, "n": -2, "timezone": "Asia/Tokyo"}, lambda p: p.offset(1, -2)),
+            # long offsets: runs of neighbouring months interleave across month boundaries
+            ({"rule": "offset", "day": 15, "n": 45, "timezone": "Asia/Tokyo"}, lambda p: p.offset(15, 45)),
+            ({"rule": "offset", "day": 5, "n": -62, "timezone": "Asia/Tokyo"}, lambda p: p.offset(5, -62)),
             (
                 {"rule": "offset", "day": 25, "n": 4, "within_month": True, "timezone": "Asia/Tokyo"},
                 lambda p: p.offset(25, 4, within=True),
