@@ -153,6 +153,7 @@ def shared_session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     entry = _sessions.get(id(loop))
     if entry is None or entry[0] is not loop or entry[1].closed:
+        _forget_dead_loops()
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT, ttl_dns_cache=300),
             skip_auto_headers=("User-Agent",),
@@ -161,6 +162,20 @@ def shared_session() -> aiohttp.ClientSession:
         _sessions[id(loop)] = (loop, session)
         return session
     return entry[1]
+
+
+def _forget_dead_loops() -> None:
+    """Drop sessions of event loops that have closed (e.g. ``dag.test()`` runs each trigger in its own)."""
+    for key, (loop, session) in list(_sessions.items()):
+        if loop.is_closed():
+            del _sessions[key]
+            connector = session.connector
+            session.detach()
+            if connector is not None:
+                try:
+                    connector._close()  # sync close of the sockets; the loop is gone
+                except Exception:  # noqa: BLE001 - best effort on a dead loop
+                    pass
 
 
 async def close_shared_sessions() -> None:

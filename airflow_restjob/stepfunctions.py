@@ -65,9 +65,11 @@ def derive_name(dag_id: str, task_id: str, run_id: str, map_index: int, try_numb
     """
     raw = f"{dag_id}.{task_id}.{run_id}" + (f".{map_index}" if map_index >= 0 else "") + f".try{try_number}"
     name = re.sub(r"-{2,}", "-", _INVALID_NAME_CHARS.sub("-", raw))
-    if len(name) <= MAX_NAME and name == raw:
+    if name == raw and len(name) <= MAX_NAME:
         return name
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:10]  # keeps sanitised look-alikes apart
+    if len(name) + 1 + len(digest) <= MAX_NAME:
+        return f"{name}-{digest}"
     suffix = f"-try{try_number}-{digest}"
     return name[: MAX_NAME - len(suffix)] + suffix
 

@@ -92,7 +92,7 @@ def _wait_no_process(airflow: LocalAirflow, needle: str, timeout: float) -> None
     deadline = time.monotonic() + timeout
     while True:
         left = []
-        for p in airflow._marked_processes():
+        for p in [p for name in airflow.component_names for p in airflow.component_processes(name)]:
             try:
                 if needle in " ".join(p.cmdline()):
                     left.append(p.pid)
@@ -154,7 +154,32 @@ def test_postgres_two_triggerers_pause_resume_kill(airflow: LocalAirflow) -> Non
     # SIGKILL one triggerer (whole process tree), then start it again
     airflow.kill("triggerer-2", signal.SIGKILL)
     assert not airflow.is_running("triggerer-2")
-    assert not airflow._marked_processes("triggerer-2")
+    assert not airflow.component_processes("triggerer-2")
     _wait("triggerer-2 dead", lambda: _alive_triggerers(airflow) == {"triggerer-1"}, 40)
     airflow.start_component("triggerer-2")
     assert _alive_triggerers(airflow) == {"triggerer-1", "triggerer-2"}
+
+
+@pytest.mark.airflow_config(database="postgres", triggerers=2, triggerer_health_check_threshold=8)
+def test_stop_leaves_no_process_behind(airflow: LocalAirflow, airflow_pool) -> None:
+    """Stop while a task runs: every process of every component (and the task) is gone."""
+    api = airflow.client
+    api.unpause("e2e_long")
+    run_id = api.trigger("e2e_long")
+    api.wait_task_state("e2e_long", run_id, "sleep", "running", timeout=120)
+    _wait(
+        "the task's sleep process",
+        lambda: any(
+            "sleep 600" in " ".join(p.cmdline())
+            for name in airflow.component_names
+            for p in airflow.component_processes(name)
+        ),
+        30,
+    )
+    procs = [p for name in airflow.component_names for p in airflow.component_processes(name)]
+    assert len(procs) >= 6
+    t0 = time.monotonic()
+    airflow_pool.close()  # stops Airflow, then PostgreSQL
+    print(f"stop took {time.monotonic() - t0:.1f}s for {len(procs)} processes")
+    alive = [p.pid for p in procs if p.is_running() and p.status() != "zombie"]
+    assert not alive, alive

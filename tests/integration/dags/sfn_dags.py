@@ -1,0 +1,35 @@
+"""DAGs run with dag.test() by tests/integration/test_operator_dag_test.py (sandbox state machines)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_restjob.operator import StepFunctionsExecutionOperator
+
+SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
+FAST = {"first_poll_delay": 0.2, "poll_interval": 1}
+
+SCENARIOS = {
+    "sfn_succeed": {"state_machine_arn": SM + "succeed", "input": {"car": "{{ dag_run.run_id }}"}},
+    "sfn_succeed_worker": {"state_machine_arn": SM + "succeed", "input": '{"car": "x"}', "deferrable": False},
+    "sfn_fail": {"state_machine_arn": SM + "fail"},
+    "sfn_timeout": {"state_machine_arn": SM + "timeout"},
+    "sfn_input_file": {"state_machine_arn": SM + "succeed", "input": "reservation_input.json"},
+    "sfn_bad_input_json": {"state_machine_arn": SM + "succeed", "input": "{not json"},
+    "sfn_missing_file": {"state_machine_arn": SM + "succeed", "input": "no_such_file.json"},
+    "sfn_bad_file_json": {"state_machine_arn": SM + "succeed", "input": "broken_input.json"},
+    "sfn_bad_arn": {"state_machine_arn": "arn:aws:states:us-east-1:stateMachine"},
+    "sfn_unknown_sm": {"state_machine_arn": SM + "does_not_exist"},
+    "sfn_bad_name": {"state_machine_arn": SM + "succeed", "name": "bad name/with:chars"},
+    "sfn_max_wait": {"state_machine_arn": SM + "long", "max_wait": 3},
+    "sfn_max_wait_worker": {"state_machine_arn": SM + "long", "max_wait": 3, "deferrable": False},
+    "sfn_max_polls": {"state_machine_arn": SM + "long", "max_polls": 2},
+    "sfn_named": {"state_machine_arn": SM + "succeed", "name": "fixed-name-{{ dag_run.run_id | replace(':', '-') | replace('+', '-') }}"},
+}
+
+for dag_id, params in SCENARIOS.items():
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["test"]) as dag:
+        StepFunctionsExecutionOperator(task_id="run", **{**FAST, **params})
+    globals()[dag_id] = dag

@@ -1,0 +1,153 @@
+"""The operator against the sandbox through dag.test(): real HTTP, real moto executions.
+
+dag.test() runs the trigger inline (no triggerer), so these prove the operator/trigger logic; the
+cancellation paths through a real triggerer are in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.dagrun import load_dagbag, run_dag_test
+
+DAGS = Path(__file__).parent / "dags"
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    return load_dagbag(DAGS)
+
+
+@pytest.fixture()
+def run(dagbag, capfd):
+    return lambda dag_id: run_dag_test(dagbag.get_dag(dag_id), capfd)
+
+
+def arns_started(sandbox, dag_id=None):
+    return [
+        r["execution_arn"]
+        for r in sandbox.request_log()
+        if r["resource"] == "start-execution" and r["status"] == 200 and r["execution_arn"]
+    ]
+
+
+def test_success_returns_output_and_pushes_xcom(sandbox, restjob_conn, run):
+    result = run("sfn_succeed")
+    assert result.state == "success", result.log
+    arn = result.xcom("execution_arn")
+    assert arn and arn.startswith("arn:aws:states:us-east-1:123456789012:execution:succeed:")
+    assert result.xcom("return_value") == {"car": result.run_id, "result": "ok"}
+    assert result.xcom("execution_status") == "SUCCEEDED"
+    assert result.xcom("start_date") and result.xcom("stop_date")
+    assert sandbox.describe_execution(arn)["status"] == "SUCCEEDED"
+    assert arns_started(sandbox) == [arn]
+
+
+def test_worker_mode_polls_in_worker(sandbox, restjob_conn, run):
+    result = run("sfn_succeed_worker")
+    assert result.state == "success"
+    assert result.xcom("return_value") == {"car": "x", "result": "ok"}
+
+
+def test_failed_execution_fails_task_with_error_and_cause(sandbox, restjob_conn, run):
+    result = run("sfn_fail")
+    assert result.state == "failed"
+    assert "end code 7" in result.log and "RentalCarError" in result.log and "vehicle not available" in result.log
+
+
+def test_timed_out_execution_says_it_has_no_cause(sandbox, restjob_conn, run):
+    result = run("sfn_timeout")
+    assert result.state == "failed"
+    assert "TIMED_OUT" in result.log
+
+
+def test_input_file_is_rendered_with_jinja(sandbox, restjob_conn, run):
+    result = run("sfn_input_file")
+    assert result.state == "success"
+    assert result.xcom("return_value") == {"reservationId": result.run_id, "cars": [1, 2], "result": "ok"}
+
+
+@pytest.mark.parametrize(
+    "dag_id, words",
+    [
+        ("sfn_bad_input_json", ["'input' is not valid JSON"]),
+        ("sfn_missing_file", ["no_such_file.json", "not found"]),
+        ("sfn_bad_file_json", ["'input' is not valid JSON"]),
+        ("sfn_bad_arn", ["state_machine_arn"]),
+        ("sfn_unknown_sm", ["StateMachineDoesNotExist", "state_machine_arn"]),
+        ("sfn_bad_name", ["not a valid execution name"]),
+    ],
+)
+def test_bad_input_fails_before_start_naming_the_parameter(sandbox, restjob_conn, run, dag_id, words):
+    result = run(dag_id)
+    assert result.state == "failed"
+    for word in words:
+        assert word in result.log
+    assert arns_started(sandbox) == []
+
+
+@pytest.mark.parametrize("dag_id", ["sfn_max_wait", "sfn_max_wait_worker"])
+def test_max_wait_stops_the_execution(sandbox, restjob_conn, run, dag_id):
+    result = run(dag_id)
+    assert result.state == "failed" and "end code 6" in result.log
+    arn = result.xcom("execution_arn")
+    assert sandbox.describe_execution(arn)["status"] == "ABORTED"
+    stops = sandbox.stops_for(arn)
+    assert stops and stops[0]["body"]["error"] == "airflow-restjob: wait limit" and "max_wait" in stops[0]["body"]["cause"]
+
+
+def test_max_polls_stops_the_execution(sandbox, restjob_conn, run):
+    result = run("sfn_max_polls")
+    assert result.state == "failed" and "max_polls" in result.log
+    assert sandbox.describe_execution(result.xcom("execution_arn"))["status"] == "ABORTED"
+
+
+def test_transient_faults_during_the_wait_do_not_fail_the_task(sandbox, restjob_conn, run):
+    sandbox.faults.inject(resource="describe-execution", kind="503", count=2)
+    sandbox.faults.inject(resource="start-execution", kind="429", count=1)
+    result = run("sfn_succeed")
+    assert result.state == "success"
+    assert len(arns_started(sandbox)) == 1
+
+
+def test_same_try_twice_reattaches_to_one_execution(sandbox, restjob_conn):
+    """A worker that died after StartExecution runs the try again: one execution, re-attached."""
+    from airflow_restjob.hook import RestJobHook
+    from airflow_restjob.operator import StepFunctionsExecutionOperator
+    from airflow_restjob.stepfunctions import derive_name
+
+    class Ti:
+        dag_id, task_id, run_id, map_index, try_number = "d", "run", "manual__idem", -1, 1
+
+        def __init__(self):
+            self.pushed = {}
+
+        def xcom_push(self, key, value):
+            self.pushed[key] = value
+
+    sm = sandbox.state_machine_arn("long")
+    name = derive_name(Ti.dag_id, Ti.task_id, Ti.run_id, Ti.map_index, Ti.try_number)
+    assert name == derive_name("d", "run", "manual__idem", -1, 1)
+    client = RestJobHook(restjob_conn).client()
+    op = StepFunctionsExecutionOperator(task_id="run", state_machine_arn=sm)
+    arns = [op._start(client, sm, name, '{"a": 1}', Ti()) for _ in range(2)]
+    assert arns[0] == arns[1]
+    executions = [e for e in sandbox.list_executions(sm) if e["name"] == name]
+    assert len(executions) == 1 and executions[0]["status"] == "RUNNING"
+    client.post("stop-execution", {"executionArn": arns[0]})
+
+
+def test_derived_names_are_valid_and_unique_per_try():
+    from airflow_restjob.stepfunctions import derive_name, validate_name
+
+    long_id = "x" * 200
+    names = {derive_name(long_id, "t", "scheduled__2026-01-01T00:00:00+00:00", -1, t) for t in (1, 2, 3)}
+    assert len(names) == 3
+    for n in names:
+        assert len(n) <= 80 and validate_name(n) == n
+    assert derive_name("d", "t", "manual__2026-01-01T00:00:00+00:00", 3, 1) != derive_name(
+        "d", "t", "manual__2026-01-01T00:00:00+00:00", 4, 1
+    )
