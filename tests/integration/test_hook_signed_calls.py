@@ -22,8 +22,8 @@ from airflow_restjob.errors import (
 )
 from airflow_restjob.hook import RestJobHook
 from airflow_restjob.retry import RetryPolicy
-from airflow_restjob.settings import ConnectionSettings
 from airflow_restjob.sandbox.sigv4 import Credentials
+from airflow_restjob.settings import ConnectionSettings
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2, max_elapsed=10)
 UNKNOWN_ARN = "arn:aws:states:us-east-1:123456789012:execution:succeed:does-not-exist"
@@ -32,7 +32,11 @@ UNKNOWN_ARN = "arn:aws:states:us-east-1:123456789012:execution:succeed:does-not-
 def settings_for(sandbox, credentials=None, **extra) -> ConnectionSettings:
     fields = json.loads(sandbox.connection_json(credentials=credentials))
     return ConnectionSettings.from_fields(
-        "sb", host=fields["host"], login=fields["login"], password=fields["password"], extra={**fields["extra"], **extra}
+        "sb",
+        host=fields["host"],
+        login=fields["login"],
+        password=fields["password"],
+        extra={**fields["extra"], **extra},
     )
 
 
@@ -58,11 +62,17 @@ BOTH = pytest.mark.parametrize("call", [sync_call, async_call], ids=["sync", "as
 @BOTH
 def test_signed_start_and_describe_accepted_by_verifier(sandbox, call):
     s = settings_for(sandbox)
-    started = call(s, "start-execution", {"stateMachineArn": sandbox.state_machine_arn("succeed"), "input": "{}"})
+    started = call(
+        s, "start-execution", {"stateMachineArn": sandbox.state_machine_arn("succeed"), "input": "{}"}
+    )
     arn = started["executionArn"]
     described = call(s, "describe-execution", {"executionArn": arn})
     assert described["executionArn"] == arn and described["status"] in ("RUNNING", "SUCCEEDED")
-    entries = [r for r in sandbox.request_log() if r["resource"] == "describe-execution" and r["execution_arn"] == arn]
+    entries = [
+        r
+        for r in sandbox.request_log()
+        if r["resource"] == "describe-execution" and r["execution_arn"] == arn
+    ]
     assert entries and entries[-1]["status"] == 200 and entries[-1]["access_key"] == s.access_key_id
 
 
@@ -98,7 +108,9 @@ def test_auth_failures_name_cause_and_fix_and_are_not_retried(sandbox, call, cre
         call(settings_for(sandbox, creds))
     err = info.value
     assert err.end_code == EndCode.CREDENTIALS and err.status == 403 and fix_word in err.fix
-    assert len([r for r in sandbox.request_log() if r["resource"] == "describe-execution"]) == 1  # never retried
+    assert (
+        len([r for r in sandbox.request_log() if r["resource"] == "describe-execution"]) == 1
+    )  # never retried
     assert creds.secret_key not in str(err)
     if creds.session_token:
         assert creds.session_token not in str(err)
@@ -153,7 +165,11 @@ def test_malformed_json_is_unparsable_end_code_8(sandbox, call):
 @BOTH
 def test_200_error_body_is_raised(sandbox, call):
     with pytest.raises(ServiceError) as info:
-        call(settings_for(sandbox), "start-execution", {"stateMachineArn": sandbox.state_machine_arn("succeed").replace("succeed", "nope")})
+        call(
+            settings_for(sandbox),
+            "start-execution",
+            {"stateMachineArn": sandbox.state_machine_arn("succeed").replace("succeed", "nope")},
+        )
     assert info.value.error_type == "StateMachineDoesNotExist" and "state_machine_arn" in info.value.fix
 
 
@@ -178,6 +194,8 @@ def test_hook_resolves_env_connection_once_and_tests_it(sandbox, restjob_conn, m
 
 
 def test_test_connection_reports_api_gateway_message(sandbox, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_NOINVOKE", sandbox.connection_json(credentials=sandbox.noinvoke_credentials))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NOINVOKE", sandbox.connection_json(credentials=sandbox.noinvoke_credentials)
+    )
     ok, message = RestJobHook("noinvoke").test_connection()
     assert not ok and "not authorized to perform: execute-api:Invoke" in message

@@ -6,7 +6,6 @@ cancellation paths through a real triggerer are in tests/e2e.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -55,7 +54,11 @@ def test_worker_mode_polls_in_worker(sandbox, restjob_conn, run):
 def test_failed_execution_fails_task_with_error_and_cause(sandbox, restjob_conn, run):
     result = run("sfn_fail")
     assert result.state == "failed"
-    assert "end code 7" in result.log and "RentalCarError" in result.log and "vehicle not available" in result.log
+    assert (
+        "end code 7" in result.log
+        and "RentalCarError" in result.log
+        and "vehicle not available" in result.log
+    )
 
 
 def test_timed_out_execution_says_it_has_no_cause(sandbox, restjob_conn, run):
@@ -96,7 +99,11 @@ def test_max_wait_stops_the_execution(sandbox, restjob_conn, run, dag_id):
     arn = result.xcom("execution_arn")
     assert sandbox.describe_execution(arn)["status"] == "ABORTED"
     stops = sandbox.stops_for(arn)
-    assert stops and stops[0]["body"]["error"] == "airflow-restjob: wait limit" and "max_wait" in stops[0]["body"]["cause"]
+    assert (
+        stops
+        and stops[0]["body"]["error"] == "airflow-restjob: wait limit"
+        and "max_wait" in stops[0]["body"]["cause"]
+    )
 
 
 def test_max_polls_stops_the_execution(sandbox, restjob_conn, run):

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from airflow_restjob import errors as e
@@ -6,7 +8,9 @@ from airflow_restjob.retry import RetryPolicy
 
 
 def judge(status, body, headers=None):
-    return interpret_response(status, headers or {}, body.encode() if isinstance(body, str) else body, where="test")
+    return interpret_response(
+        status, headers or {}, body.encode() if isinstance(body, str) else body, where="test"
+    )
 
 
 def test_success_returns_parsed_json():
@@ -16,7 +20,10 @@ def test_success_returns_parsed_json():
 
 def test_200_with_type_is_an_error_not_a_success():
     with pytest.raises(e.ServiceError) as info:
-        judge(200, '{"__type": "com.amazonaws.swf.service.v2.model#StateMachineDoesNotExist", "message": "nope"}')
+        judge(
+            200,
+            '{"__type": "com.amazonaws.swf.service.v2.model#StateMachineDoesNotExist", "message": "nope"}',
+        )
     assert info.value.error_type == "StateMachineDoesNotExist"
     assert info.value.end_code == EndCode.REQUEST_FAILED
     assert "nope" in str(info.value) and "Fix:" in str(info.value)
@@ -46,14 +53,23 @@ def test_5xx_transient(status):
     "message, fix_word",
     [
         ("The security token included in the request is invalid.", "access key ID"),
-        ("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'POST\n/x\nSECRETSTUFF'", "secret access key"),
-        ("Signature expired: 20260101T000000Z is now earlier than 20260101T000500Z (20260101T001000Z - 5 min.)", "clock"),
-        ("User: arn:aws:iam::1:user/x is not authorized to perform: execute-api:Invoke on resource: arn:x", "execute-api:Invoke"),
+        (
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'POST\n/x\nSECRETSTUFF'",
+            "secret access key",
+        ),
+        (
+            "Signature expired: 20260101T000000Z is now earlier than 20260101T000500Z (20260101T001000Z - 5 min.)",
+            "clock",
+        ),
+        (
+            "User: arn:aws:iam::1:user/x is not authorized to perform: execute-api:Invoke on resource: arn:x",
+            "execute-api:Invoke",
+        ),
     ],
 )
 def test_403_auth_errors_name_cause_and_fix_and_are_not_retried(message, fix_word):
     with pytest.raises(e.AuthError) as info:
-        judge(403, '{"message": %s}' % __import__("json").dumps(message), {"x-amzn-ErrorType": "X"})
+        judge(403, json.dumps({"message": message}), {"x-amzn-ErrorType": "X"})
     err = info.value
     assert err.end_code == EndCode.CREDENTIALS and not err.retryable
     assert fix_word in err.fix

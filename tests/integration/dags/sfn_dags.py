@@ -26,7 +26,10 @@ SCENARIOS = {
     "sfn_max_wait": {"state_machine_arn": SM + "long", "max_wait": 3},
     "sfn_max_wait_worker": {"state_machine_arn": SM + "long", "max_wait": 3, "deferrable": False},
     "sfn_max_polls": {"state_machine_arn": SM + "long", "max_polls": 2},
-    "sfn_named": {"state_machine_arn": SM + "succeed", "name": "fixed-name-{{ dag_run.run_id | replace(':', '-') | replace('+', '-') }}"},
+    "sfn_named": {
+        "state_machine_arn": SM + "succeed",
+        "name": "fixed-name-{{ dag_run.run_id | replace(':', '-') | replace('+', '-') }}",
+    },
 }
 
 for dag_id, params in SCENARIOS.items():
