@@ -54,6 +54,12 @@ DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
 TRIGGER_FAIL = "__fail__"
 
 
+def defer_timeout(remaining: float) -> float:
+    """Seconds for ``defer(timeout=)``: the wait's deadline plus a small slack (5-60 s)."""
+    remaining = max(1.0, remaining)
+    return remaining + min(60.0, max(5.0, remaining * 0.1))
+
+
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
@@ -226,7 +232,9 @@ class StepFunctionsExecutionOperator(BaseOperator):
                     reason=reason,
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=max(1.0, deadline - time.time()) + 60) if deadline else None,
+                # backstop if no triggerer runs the trigger: the scheduler fails the deferral a little
+                # after the trigger's own deadline, and resume_execution stops the execution
+                timeout=timedelta(seconds=defer_timeout(deadline - time.time())) if deadline else None,
             )
         return self._wait_in_worker(client, spec, arn, deadline, reason, context)
 
