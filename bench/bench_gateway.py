@@ -2,7 +2,7 @@
 
 Runs the sandbox in a child process (``python -m airflow_restjob.sandbox``), like a user would, and
 drives both paths from this process with the same client stack (requests.Session + botocore SigV4
-signing per call), interleaving rounds so machine noise hits both alike:
+signing per call), alternating call by call so machine noise hits all alike:
 
 * gateway: ``POST {base_url}/describe-execution`` signed for ``execute-api`` (verified by the gateway,
   forwarded to moto);
@@ -70,18 +70,6 @@ class SignedPoster:
         return resp
 
 
-def rate(call, seconds: float) -> float:
-    n = 0
-    began = time.perf_counter()
-    deadline = began + seconds
-    while True:
-        call()
-        n += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - began)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,15 +126,25 @@ def main() -> int:
             "moto alone (boto3 client)": lambda: sfn.describe_execution(executionArn=arn),
         }
         for call in paths.values():  # warm up connections and caches
-            rate(call, 0.5)
+            for _ in range(50):
+                call()
+        # Alternate the paths call by call, so load from elsewhere on the machine hits all alike;
+        # a path's rate is its calls divided by the time spent in its own calls.
         results: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(args.rounds):
-            for name, call in paths.items():
-                results[name].append(rate(call, args.seconds))
+            spent = dict.fromkeys(paths, 0.0)
+            calls = 0
+            deadline = time.perf_counter() + args.seconds * len(paths)
+            while time.perf_counter() < deadline:
+                for name, call in paths.items():
+                    began = time.perf_counter()
+                    call()
+                    spent[name] += time.perf_counter() - began
+                calls += 1
+            for name in paths:
+                results[name].append(calls / spent[name])
 
-        print(
-            f"DescribeExecution round trips per second, median of {args.rounds} x {args.seconds:.0f}s rounds"
-        )
+        print(f"DescribeExecution round trips per second, median of {args.rounds} rounds, calls alternated")
         print(f"(machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]})")
         for name, values in results.items():
             print(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import subprocess
+import sys
 import threading
 import uuid
 from typing import Any
@@ -12,9 +13,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
 
 log = logging.getLogger(__name__)
 
@@ -27,63 +25,64 @@ MOTO_ACCESS_KEY = "AKIAMOTOSANDBOXADMIN"
 MOTO_SECRET_KEY = "moto-does-not-check-this-secret"
 
 
-class _QuietHandler(MotoRequestHandler):
-    """moto's request handler without the per-request access log (werkzeug closes every connection anyway)."""
+class MotoProcess:
+    """moto's server in a child process (one per sandbox: own state, no GIL shared with the gateway)."""
 
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: D401 - silence access log
-        return None
+    def __init__(self, port: int = 0) -> None:
+        self.requested_port = port
+        self.port = 0
+        self._proc: subprocess.Popen | None = None
 
+    def start(self, timeout: float = 60) -> int:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "airflow_restjob.sandbox.moto_process",
+                "--port",
+                str(self.requested_port),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._proc = proc
+        found: list[str] = []
 
-class _MotoServer(ThreadedMotoServer):
-    def _server_entry(self) -> None:
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=_QuietHandler)
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        def _read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("MOTO_PORT="):
+                    found.append(line.strip().split("=", 1)[1])
+                    return
 
+        reader = threading.Thread(target=_read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not found:
+            self.stop()
+            raise RuntimeError("moto server process did not start (is the 'sandbox' extra installed?)")
+        self.port = int(found[0])
+        return self.port
 
-class SharedMoto:
-    """One moto server per process, reference counted.
-
-    moto keeps its backends in module globals, so two moto servers in one process would share all
-    state anyway; and Task states find moto through the process-wide ``MOTO_PORT``. Sandboxes in
-    the same process therefore share one server.
-    """
-
-    _lock = threading.Lock()
-    _server: _MotoServer | None = None
-    _port: int = 0
-    _refs = 0
-
-    @classmethod
-    def acquire(cls, port: int = 0) -> int:
-        with cls._lock:
-            if cls._server is not None:
-                if port and port != cls._port:
-                    log.warning(
-                        "moto already runs on port %s in this process; ignoring moto_port=%s", cls._port, port
-                    )
-                cls._refs += 1
-                return cls._port
-            server = _MotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            server.start()
-            cls._port = server.get_host_and_port()[1]
-            cls._server = server
-            cls._refs = 1
-            # Task states (DynamoDB, SQS, ...) call back into moto at localhost:$MOTO_PORT.
-            os.environ["MOTO_PORT"] = str(cls._port)
-            return cls._port
-
-    @classmethod
-    def release(cls) -> None:
-        with cls._lock:
-            if cls._server is None:
-                return
-            cls._refs -= 1
-            if cls._refs > 0:
-                return
-            server, cls._server = cls._server, None
-        server.stop()
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        except OSError:
+            pass
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def moto_url(port: int) -> str:

@@ -10,10 +10,10 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 
 from .faults import RESOURCES, Faults, Quota, RequestLog
@@ -44,6 +44,18 @@ THROTTLING_BODY = {"__type": SFN_PREFIX + "ThrottlingException", "message": "Rat
 _INVALID_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _LOOPBACK = ("127.", "::1", "::ffff:127.")
+MOTO_TIMEOUT = 60.0
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    out = bytearray()
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return bytes(out)
+        out += await reader.readexactly(size)
+        await reader.readexactly(2)
 
 
 def _json(status: int, body: Any, error_type: str | None = None) -> web.Response:
@@ -90,6 +102,9 @@ class Gateway:
         self.account_id = account_id
         self.api_id = api_id
         self.moto_url = moto_url
+        parsed = urllib.parse.urlsplit(moto_url)
+        self._moto_host = parsed.hostname or "127.0.0.1"
+        self._moto_port = parsed.port or 80
         self.verifier = verifier
         self.faults = faults
         self.quota = quota
@@ -101,7 +116,6 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._moto_auth = (
@@ -142,11 +156,6 @@ class Gateway:
     async def _setup(self) -> None:
         app = web.Application(client_max_size=2 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30),
-            timeout=aiohttp.ClientTimeout(total=60),
-            auto_decompress=False,
-        )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
@@ -156,8 +165,6 @@ class Gateway:
     async def _teardown(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -299,14 +306,43 @@ class Gateway:
         return _json(200, body)
 
     async def _call_moto(self, action: str, payload: bytes) -> tuple[int, bytes]:
-        assert self._session is not None
-        headers = {
-            "X-Amz-Target": f"AWSStepFunctions.{action}",
-            "Content-Type": "application/x-amz-json-1.0",
-            "Authorization": self._moto_auth,
-        }
-        async with self._session.post(self.moto_url + "/", data=payload, headers=headers) as resp:
-            return resp.status, await resp.read()
+        """One AWS JSON 1.0 call to moto over a fresh loopback connection.
+
+        moto's werkzeug server closes every connection after one response, so a pooled HTTP client
+        buys nothing; this minimal HTTP/1.1 exchange costs a fraction of a full client request.
+        """
+        return await asyncio.wait_for(self._moto_exchange(action, payload), MOTO_TIMEOUT)
+
+    async def _moto_exchange(self, action: str, payload: bytes) -> tuple[int, bytes]:
+        reader, writer = await asyncio.open_connection(self._moto_host, self._moto_port)
+        try:
+            writer.write(
+                (
+                    f"POST / HTTP/1.1\r\nHost: {self._moto_host}:{self._moto_port}\r\n"
+                    f"X-Amz-Target: AWSStepFunctions.{action}\r\n"
+                    "Content-Type: application/x-amz-json-1.0\r\n"
+                    f"Authorization: {self._moto_auth}\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+                ).encode("latin-1")
+                + payload
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head[:-4].split(b"\r\n")
+            status = int(lines[0].split(b" ", 2)[1])
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+            # Read by Content-Length rather than to EOF: werkzeug closes its side only ~10 ms later.
+            if b"content-length" in headers:
+                body = await reader.readexactly(int(headers[b"content-length"]))
+            elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                body = await _read_chunked(reader)
+            else:
+                body = await reader.read()
+        finally:
+            writer.close()
+        return status, body
 
     async def _integrate(self, resource: str, body: bytes, entry: dict[str, Any]) -> web.Response:
         action = ACTIONS[resource]
@@ -379,7 +415,14 @@ class Gateway:
 
         try:
             status, raw = await self._call_moto(action, payload)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (
+            asyncio.TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            OSError,
+            ValueError,
+            IndexError,
+        ) as exc:
             log.warning("moto call failed: %s", exc)
             return _json(500, {"message": "Internal server error"}, "InternalServerErrorException")
         try:
@@ -434,7 +477,7 @@ class Gateway:
                     stop_date = json.loads(raw).get("stopDate")
                     if stop_date is not None:
                         return float(stop_date)
-            except (aiohttp.ClientError, ValueError, OSError):
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError, IndexError):
                 break
             await asyncio.sleep(0.02)
         return round(time.time(), 3)

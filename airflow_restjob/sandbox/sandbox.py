@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import secrets
 import threading
 from typing import Any
@@ -79,7 +78,7 @@ class Sandbox:
         self._log = RequestLog()
         self.state_machines: dict[str, str] = {}
         self._gateway: Gateway | None = None
-        self._moto_acquired = False
+        self._moto: backend.MotoProcess | None = None
         self._lock = threading.Lock()
         self._sfn: Any = None
         self.moto_url = ""
@@ -88,16 +87,12 @@ class Sandbox:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Sandbox:
-        # moto logs every failing state (including the expected Fail/TimeoutSeconds examples) at ERROR.
-        eval_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
-        if eval_log.level == logging.NOTSET:
-            eval_log.setLevel(logging.CRITICAL)
         with self._lock:
             if self._gateway is not None:
                 return self
             try:
-                self.moto_port = backend.SharedMoto.acquire(self.moto_port)
-                self._moto_acquired = True
+                self._moto = backend.MotoProcess(self.moto_port)
+                self.moto_port = self._moto.start()
                 self.moto_url = backend.moto_url(self.moto_port)
                 backend.enable_execution(self.moto_url)
                 self._sfn = backend.client("stepfunctions", self.moto_url, self.region)
@@ -135,9 +130,9 @@ class Sandbox:
             self._release_moto()
 
     def _release_moto(self) -> None:
-        if self._moto_acquired:
-            self._moto_acquired = False
-            backend.SharedMoto.release()
+        moto, self._moto = self._moto, None
+        if moto is not None:
+            moto.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -9,6 +9,7 @@ SigV4 test-suite vectors.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import posixpath
@@ -147,6 +148,7 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=256)
 def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
     k_date = _hmac(("AWS4" + secret_key).encode("utf-8"), date)
     k_region = _hmac(k_date, region)
@@ -227,7 +229,22 @@ def _format(t: dt.datetime) -> str:
 def _parse_request_date(amz_date: str | None, http_date: str | None) -> tuple[str, dt.datetime]:
     if amz_date:
         try:
-            parsed = dt.datetime.strptime(amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+            if (
+                len(amz_date) != 16
+                or amz_date[8] != "T"
+                or amz_date[15] != "Z"
+                or not (amz_date[:8] + amz_date[9:15]).isdigit()
+            ):
+                raise ValueError(amz_date)
+            parsed = dt.datetime(
+                int(amz_date[0:4]),
+                int(amz_date[4:6]),
+                int(amz_date[6:8]),
+                int(amz_date[9:11]),
+                int(amz_date[11:13]),
+                int(amz_date[13:15]),
+                tzinfo=dt.timezone.utc,
+            )
         except ValueError:
             raise AuthError(
                 "IncompleteSignatureException",
