@@ -24,6 +24,7 @@ Works with Airflow 3.1 and later (checked on 3.1.8 and 3.3.2).
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
@@ -128,6 +129,26 @@ def _tail(path: Path, lines: int) -> str:
     except OSError as e:
         return f"<cannot read {path}: {e}>"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def _alive(p: Any) -> bool:
+    """psutil process exists and is not a zombie."""
+    import psutil
+
+    try:
+        return bool(p.is_running() and p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(procs: Iterable[Any], timeout: float) -> list[Any]:
+    """Wait until the processes are gone (or zombies); return those still alive."""
+    deadline = time.monotonic() + timeout
+    left = [p for p in procs if _alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for p in left if _alive(p)]
+    return left
 
 
 def _default_progress(message: str) -> None:
@@ -311,19 +332,20 @@ class RestApiClient:
         timeout: float = 120.0,
         *,
         fail_on_import_error: bool | str = True,
+        import_error_grace: float = 15.0,
     ) -> dict[str, Any]:
         """Wait until the dag-processor has parsed ``dag_id``; return the DAG.
 
-        Raises :class:`LocalAirflowError` with the import error text as soon as an import error
-        shows up while the DAG is missing. ``fail_on_import_error`` may be False (only wait), True
-        (any import error) or a substring of the file name that matters.
+        While the DAG is missing and there are import errors, raise :class:`LocalAirflowError` with
+        their text once they have been there for ``import_error_grace`` seconds (other files may be
+        parsed first), or at once when an import error's file name contains
+        ``fail_on_import_error`` (a string). ``fail_on_import_error=False``: only wait.
         """
+        first_seen: list[float] = []
 
         def relevant(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if fail_on_import_error is False:
                 return []
-            if isinstance(fail_on_import_error, str):
-                return [e for e in errors if fail_on_import_error in str(e.get("filename"))]
             return errors
 
         def probe() -> tuple[bool, str, Any]:
@@ -333,11 +355,19 @@ class RestApiClient:
                 if e.status_code != 404:
                     raise
             errors = relevant(self.import_errors())
-            if errors:
+            if not errors:
+                first_seen.clear()
+                return False, "not parsed yet", None
+            if not first_seen:
+                first_seen.append(time.monotonic())
+            named = isinstance(fail_on_import_error, str) and any(
+                fail_on_import_error in str(e.get("filename")) for e in errors
+            )
+            if named or time.monotonic() - first_seen[0] >= import_error_grace:
                 raise LocalAirflowError(
                     f"DAG {dag_id!r} not found and there are import errors:\n{self._format_import_errors(errors)}"
                 )
-            return False, "not parsed yet", None
+            return False, f"not parsed yet; {len(errors)} import error(s) in other files", None
 
         return self._wait(
             f"DAG {dag_id} parsed",
@@ -592,6 +622,9 @@ class _Component:
         self.started_at: datetime | None = None  # wall clock, to match job start_date
         self.log_file: Path | None = None
         self.paused = False
+        self.pgid: int | None = None
+        self.spawn_time = 0.0
+        self.seen: dict[int, Any] = {}  # pid -> psutil.Process seen as part of this component
 
 
 class LocalAirflow:
@@ -612,6 +645,8 @@ class LocalAirflow:
     :param heartbeat_sec: job heartbeat of scheduler and triggerers.
     :param dag_dir_list_interval: how often the dag-processor looks for new files.
     :param min_file_process_interval: how often a file is re-parsed.
+    :param parallelism: ``[core] parallelism`` (the LocalExecutor starts this many worker
+        processes up front; Airflow's default 32 is a lot for a small machine).
     :param startup_timeout: seconds to wait for all components to be healthy.
     :param stop_timeout: seconds between SIGTERM and SIGKILL on stop.
     :param triggerer_hostnames: give triggerer ``i`` the hostname ``triggerer-i`` (the ``hostname``
@@ -639,6 +674,7 @@ class LocalAirflow:
         heartbeat_sec: float = 2,
         dag_dir_list_interval: int = 5,
         min_file_process_interval: int = 10,
+        parallelism: int = 8,
         startup_timeout: float = 240.0,
         stop_timeout: float = 20.0,
         triggerer_hostnames: bool = True,
@@ -660,6 +696,7 @@ class LocalAirflow:
         self.heartbeat_sec = heartbeat_sec
         self.dag_dir_list_interval = dag_dir_list_interval
         self.min_file_process_interval = min_file_process_interval
+        self.parallelism = parallelism
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.triggerer_hostnames = triggerer_hostnames
@@ -805,6 +842,7 @@ class LocalAirflow:
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.home / "plugins"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
                 "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
                 "AIRFLOW__CORE__AUTH_MANAGER": (
                     "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -909,6 +947,7 @@ class LocalAirflow:
             self.timings["migrate"] = time.monotonic() - t0
             t1 = time.monotonic()
             self.started = True
+            atexit.register(self.stop)
             for name in self._components:
                 self._spawn(name)
             self.wait_healthy(timeout=self.startup_timeout)
@@ -969,7 +1008,11 @@ class LocalAirflow:
                 preexec_fn=self._preexec,
             )
         comp.started_at = datetime.now(timezone.utc)
+        comp.pgid = comp.proc.pid  # start_new_session: the main process leads its own group
+        comp.spawn_time = time.time()
+        comp.seen = {}
         comp.paused = False
+        self._write_pid_file()
         self.progress(f"started {name} (pid {comp.proc.pid})")
 
     # ------------------------------------------------------------------ health
@@ -1076,42 +1119,85 @@ class LocalAirflow:
         """True while the component is frozen by :meth:`pause`."""
         return self._comp(name).paused
 
-    def _marked_processes(
-        self, component: str | None = None, *, any_session_in_home: bool = False
-    ) -> list[Any]:
-        """All processes (any depth, any process group) carrying our environment marker."""
+    def _scan_processes(self) -> list[tuple[Any, int | None, dict[str, str]]]:
+        """(process, pgid, environment marker subset) of every process we may see."""
         import psutil
 
-        found = []
+        out = []
         me = os.getpid()
-        for p in psutil.process_iter(["pid"]):
+        for p in psutil.process_iter():
             if p.pid == me:
                 continue
             try:
+                pgid: int | None = os.getpgid(p.pid)
+            except OSError:
+                pgid = None
+            try:
                 penv = p.environ()
+                marks = {k: penv[k] for k in (_SESSION_ENV, _COMPONENT_ENV, "AIRFLOW_HOME") if k in penv}
             except (psutil.Error, OSError):
-                continue
+                marks = {}
+            out.append((p, pgid, marks))
+        return out
+
+    def _marked_processes(
+        self, component: str | None = None, *, any_session_in_home: bool = False
+    ) -> list[Any]:
+        """Processes carrying our environment marker (processes that rewrite their title with
+        setproctitle lose it; see :meth:`_component_processes`)."""
+        found = []
+        for p, _pgid, marks in self._scan_processes():
             if any_session_in_home:
-                if _SESSION_ENV not in penv or penv.get("AIRFLOW_HOME") != str(self.home):
+                if _SESSION_ENV not in marks or marks.get("AIRFLOW_HOME") != str(self.home):
                     continue
-            elif penv.get(_SESSION_ENV) != self.session_id:
+            elif marks.get(_SESSION_ENV) != self.session_id:
                 continue
-            if component is not None and penv.get(_COMPONENT_ENV) != component:
+            if component is not None and marks.get(_COMPONENT_ENV) != component:
                 continue
             found.append(p)
         return found
+
+    def component_processes(self, name: str) -> list[Any]:
+        """Every live process of a component: its main process and descendants, the members of its
+        process group, processes with its environment marker, and those seen in earlier scans
+        (task processes move to their own process group; orphans lose their parent)."""
+        import psutil
+
+        comp = self._comp(name)
+        found: dict[int, Any] = {}
+
+        def add(p: Any) -> None:
+            if p.pid not in found and p.pid != os.getpid() and _alive(p):
+                found[p.pid] = p
+
+        for p in list(comp.seen.values()):
+            add(p)
+        if comp.proc is not None and comp.proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                add(psutil.Process(comp.proc.pid))
+        if comp.pgid is not None:
+            for p, pgid, marks in self._scan_processes():
+                if pgid == comp.pgid:
+                    with contextlib.suppress(psutil.Error):
+                        # a new group leader that reuses the id after all of ours died is not ours
+                        if p.pid == comp.pgid and p.create_time() > comp.spawn_time + 1:
+                            continue
+                        add(p)
+                elif marks.get(_SESSION_ENV) == self.session_id and marks.get(_COMPONENT_ENV) == name:
+                    add(p)
+        for p in list(found.values()):
+            with contextlib.suppress(psutil.Error):
+                for child in p.children(recursive=True):
+                    add(child)
+        comp.seen = dict(found)
+        return list(found.values())
 
     def _signal_tree(self, name: str, sig: int) -> int:
         """Send ``sig`` to every process of component ``name``; return how many got it."""
         import psutil
 
-        comp = self._comp(name)
-        procs = {p.pid: p for p in self._marked_processes(name)}
-        if comp.proc is not None and comp.proc.poll() is None and comp.proc.pid not in procs:
-            with contextlib.suppress(psutil.Error):
-                procs[comp.proc.pid] = psutil.Process(comp.proc.pid)
         n = 0
-        for p in procs.values():
+        for p in self.component_processes(name):
             with contextlib.suppress(psutil.Error, OSError):
                 p.send_signal(sig)
                 n += 1
@@ -1123,13 +1209,17 @@ class LocalAirflow:
         ``kill("triggerer-1")`` simulates a crashed machine (SIGKILL to every process of it)."""
         comp = self._comp(name)
         self.progress(f"kill {name} with {signal.Signals(sig).name} ({'tree' if tree else 'main process'})")
+        procs: list[Any] = []
         if tree:
+            procs = self.component_processes(name)
             self._signal_tree(name, sig)
         elif comp.proc is not None and comp.proc.poll() is None:
             comp.proc.send_signal(sig)
-        if sig == signal.SIGKILL and comp.proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                comp.proc.wait(timeout=10)
+        if sig == signal.SIGKILL:
+            if comp.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    comp.proc.wait(timeout=10)
+            _wait_gone(procs, timeout=10)
 
     def pause(self, name: str) -> None:
         """Freeze a component (SIGSTOP to its whole process tree)."""
@@ -1149,7 +1239,7 @@ class LocalAirflow:
     def start_component(self, name: str, *, wait: bool = True, timeout: float = 120.0) -> None:
         """(Re)start a component; stops it first if it runs. Waits until its job is alive."""
         with self._lock:
-            if self.is_running(name) or self._marked_processes(name):
+            if self.is_running(name) or self.component_processes(name):
                 self._stop_components([name], self.stop_timeout)
             self._spawn(name)
         if wait:
@@ -1168,35 +1258,45 @@ class LocalAirflow:
                 self._signal_tree(name, signal.SIGCONT)
                 self._components[name].paused = False
         for name in names:
+            self.component_processes(name)  # remember the tree before the parents go away
             proc = self._components[name].proc
             if proc is not None and proc.poll() is None:
                 self.progress(f"stopping {name} (pid {proc.pid})")
                 with contextlib.suppress(OSError):
                     proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
+        # The scheduler waits for running tasks on the first SIGTERM: after a grace period, SIGTERM
+        # every process of the components still running (like `systemctl stop`), tasks included.
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        resent = False
+        while True:
+            running = [n for n in names if self.is_running(n)]
+            if not running or time.monotonic() >= deadline:
+                break
+            if not resent and time.monotonic() - t0 >= min(5.0, timeout / 2):
+                resent = True
+                for n in running:
+                    self.progress(
+                        f"{n} still running after {time.monotonic() - t0:.0f}s: SIGTERM to all its processes"
+                    )
+                    self._signal_tree(n, signal.SIGTERM)
+            time.sleep(0.1)
         for name in names:
             proc = self._components[name].proc
             if proc is None:
                 continue
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if proc.poll() is None:
                 self.progress(f"{name} did not stop within {timeout:.0f}s: SIGKILL")
             codes[name] = proc.poll()
         # Whatever is left of the trees (children, task processes in their own groups): TERM, then KILL.
         for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-            left = [p for name in names for p in self._marked_processes(name)]
-            for name in names:
-                proc = self._components[name].proc
-                if proc is not None and proc.poll() is None:
-                    with contextlib.suppress(psutil.Error):
-                        left.append(psutil.Process(proc.pid))
+            left = [p for name in names for p in self.component_processes(name)]
             if not left:
                 break
             for p in left:
                 with contextlib.suppress(psutil.Error, OSError):
                     p.send_signal(sig)
-            psutil.wait_procs(left, timeout=wait)
+            _wait_gone(left, timeout=wait)
         for name in names:
             proc = self._components[name].proc
             if proc is not None:
@@ -1222,29 +1322,62 @@ class LocalAirflow:
             for p in leftovers:
                 with contextlib.suppress(Exception):
                     p.kill()
+            if not leftovers and self._components:
+                with contextlib.suppress(OSError):
+                    self._pid_file.unlink()
+            with contextlib.suppress(Exception):
+                atexit.unregister(self.stop)
             if self.started:
                 self.progress("Airflow stopped")
             self.started = False
             if self._client is not None:
                 self._client.session.close()
 
+    @property
+    def _pid_file(self) -> Path:
+        return self.home / "local_airflow_pids.json"
+
+    def _write_pid_file(self) -> None:
+        data = {
+            n: {"pid": c.proc.pid, "pgid": c.pgid, "spawn_time": c.spawn_time}
+            for n, c in self._components.items()
+            if c.proc is not None
+        }
+        with contextlib.suppress(OSError):
+            self._pid_file.write_text(json.dumps(data, indent=2))
+
     def _kill_leftovers(self) -> None:
         """Kill processes of an earlier LocalAirflow on the same home that was not stopped."""
         import psutil
 
-        leftovers = self._marked_processes(any_session_in_home=True)
+        leftovers = {p.pid: p for p in self._marked_processes(any_session_in_home=True)}
+        try:
+            recorded = json.loads(self._pid_file.read_text())
+        except (OSError, ValueError):
+            recorded = {}
+        groups = {
+            int(v["pgid"]): float(v.get("spawn_time", 0)) for v in recorded.values() if isinstance(v, dict)
+        }
+        if groups:
+            for p, pgid, _marks in self._scan_processes():
+                if pgid not in groups:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    if p.create_time() >= groups[pgid] - 2 and "airflow" in " ".join(p.cmdline()):
+                        leftovers[p.pid] = p
         if not leftovers:
             return
+        leftovers_list = list(leftovers.values())
         self.progress(f"killing {len(leftovers)} leftover process(es) of an earlier run on {self.home}")
-        for p in leftovers:
+        for p in leftovers_list:
             with contextlib.suppress(psutil.Error):
                 p.send_signal(signal.SIGCONT)
                 p.terminate()
-        _gone, alive = psutil.wait_procs(leftovers, timeout=10)
+        alive = _wait_gone(leftovers_list, timeout=10)
         for p in alive:
             with contextlib.suppress(psutil.Error):
                 p.kill()
-        psutil.wait_procs(alive, timeout=5)
+        _wait_gone(alive, timeout=5)
 
     # ------------------------------------------------------------------ HA helpers
     def triggerer_jobs(self) -> dict[str, dict[str, Any]]:

@@ -105,6 +105,13 @@ def _wait_no_process(airflow: LocalAirflow, needle: str, timeout: float) -> None
         time.sleep(0.5)
 
 
+def _alive(p) -> bool:
+    try:
+        return p.is_running() and p.status() != "zombie"
+    except Exception:  # gone meanwhile
+        return False
+
+
 def _alive_triggerers(airflow: LocalAirflow) -> set[str]:
     return set(airflow.triggerer_jobs())
 
@@ -181,5 +188,5 @@ def test_stop_leaves_no_process_behind(airflow: LocalAirflow, airflow_pool) -> N
     t0 = time.monotonic()
     airflow_pool.close()  # stops Airflow, then PostgreSQL
     print(f"stop took {time.monotonic() - t0:.1f}s for {len(procs)} processes")
-    alive = [p.pid for p in procs if p.is_running() and p.status() != "zombie"]
+    alive = [p.pid for p in procs if _alive(p)]
     assert not alive, alive
