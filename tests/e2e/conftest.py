@@ -174,3 +174,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
             report.sections.append(("local Airflow component logs (tail)", af.logs_tail(lines=60)))
         except Exception as e:  # pragma: no cover
             report.sections.append(("local Airflow component logs", f"<unavailable: {e}>"))
+
+
+@pytest.fixture
+def airflow_sandbox(airflow_pool: AirflowPool, sandbox: Any, request: pytest.FixtureRequest) -> LocalAirflow:
+    """A running Airflow whose components reach the embedded sandbox as ``restjob_default``
+    (DAGs: tests/e2e/dags). Shared by every test that asks for it."""
+    af = airflow_pool.get(
+        dags_folder=DEFAULT_DAGS_FOLDER,
+        env={"AIRFLOW_CONN_RESTJOB_DEFAULT": sandbox.connection_json(), "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+    )
+    request.node._local_airflow = af
+    for name in af.component_names:
+        if af.is_paused(name):
+            af.resume(name)
+    dead = [name for name in af.component_names if not af.is_running(name)]
+    for name in dead:
+        af.start_component(name, wait=False)
+    if dead:
+        af.wait_healthy()
+    return af

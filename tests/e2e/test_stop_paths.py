@@ -8,31 +8,15 @@ execution's ARN and what Step Functions reports afterwards (ABORTED, or still RU
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from airflow_restjob.local_airflow import LocalAirflow, RestApiClient
 
-DAGS = Path(__file__).parent / "dags"
-
 
 @pytest.fixture
-def af(airflow_pool, sandbox, request) -> LocalAirflow:
-    airflow = airflow_pool.get(
-        dags_folder=DAGS,
-        env={"AIRFLOW_CONN_RESTJOB_DEFAULT": sandbox.connection_json()},
-    )
-    request.node._local_airflow = airflow
-    for name in airflow.component_names:
-        if airflow.is_paused(name):
-            airflow.resume(name)
-    dead = [n for n in airflow.component_names if not airflow.is_running(n)]
-    for name in dead:
-        airflow.start_component(name, wait=False)
-    if dead:
-        airflow.wait_healthy()
-    return airflow
+def af(airflow_sandbox) -> LocalAirflow:
+    return airflow_sandbox
 
 
 def wait_until(probe, timeout: float, what: str, interval: float = 0.5):
