@@ -32,14 +32,14 @@ with DAG(
 ):
     export = BashOperator(
         task_id="export_vehicle_master",
-        bash_command="echo 'exported vehicle master for {{ ds }}: compact=12 suv=4 van=2'",
+        bash_command="echo 'exported vehicle master for {{ dag_run.run_after | ds }}: compact=12 suv=4 van=2'",
     )
 
     reserve = StepFunctionsExecutionOperator(
         task_id="reserve_on_aws",
         conn_id="restjob_default",
         state_machine_arn="{{ var.value.get('rental_car_state_machine_arn', '" + SANDBOX_STATE_MACHINE + "') }}",
-        input={"customer": "C-1001", "vehicle": "suv", "days": 3, "requested_on": "{{ ds }}"},
+        input={"customer": "C-1001", "vehicle": "suv", "days": 3, "requested_on": "{{ dag_run.run_after | ds }}"},
         first_poll_delay=1,
         poll_interval=2,
         max_wait=3600,
