@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SERVICE = "execute-api"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
+EXTRA_PREFIX = "extra__restjob__"
 EXTRA_FIELDS = (
     "region",
     "session_token",
@@ -133,7 +134,12 @@ class ConnectionSettings:
                     f"Connection '{conn_id}': extra is not valid JSON ({exc}).",
                     "Write the extra field as a JSON object.",
                 ) from None
-        extra = dict(extra or {})
+        # Airflow 3.1's form stores extras as ``extra__restjob__<name>``; 3.2+ unprefixed.
+        extra = {
+            (k[len(EXTRA_PREFIX) :] if k.startswith(EXTRA_PREFIX) else k): v
+            for k, v in dict(extra or {}).items()
+            if v not in (None, "")
+        }
         unknown = sorted(set(extra) - set(EXTRA_FIELDS))
         if unknown:
             raise DefinitionError(

@@ -54,3 +54,8 @@ def test_redact_hides_every_secret():
 def test_ca_bundle_implies_verification_path():
     assert make(ca_bundle="/etc/ssl/ca.pem").verify == "/etc/ssl/ca.pem"
     assert make(tls_verify="false").verify is False
+
+
+def test_prefixed_and_empty_extras_from_the_ui_are_accepted():
+    s = make(**{"extra__restjob__region": "eu-west-1", "tls_verify": None, "session_token": "", "proxy_url": None})
+    assert s.region == "eu-west-1" and s.verify is True and s.session_token is None and s.proxy_url is None
