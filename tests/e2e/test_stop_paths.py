@@ -160,6 +160,31 @@ def test_worker_mode_cancel_stops_via_on_kill(af, sandbox, action, restjob_env):
         assert_stopped(sandbox, new_arn)
 
 
+def test_worker_sigterm_stops_via_on_kill(af, sandbox, restjob_env):
+    """A worker shutdown: SIGTERM reaches the task process, whose handler calls on_kill."""
+    import signal
+
+    import psutil
+
+    api = af.client
+    run_id, arn = start(api, "e2e_sfn_long_worker", state="running", sandbox=sandbox)
+    ti_id = api.task_instance("e2e_sfn_long_worker", run_id, "run")["id"]
+
+    def task_processes():
+        found = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if ti_id in cmdline and "airflow worker" in cmdline:
+                found.append(proc)
+        return found
+
+    procs = wait_until(task_processes, 30, f"the process of task instance {ti_id}")
+    # the innermost one runs the task (3.3: the task process; 3.1: the executor's supervisor)
+    target = max(procs, key=lambda p: len(p.parents()))
+    target.send_signal(signal.SIGTERM)
+    assert_stopped(sandbox, arn, cause_contains="on_kill")
+
+
 def test_execution_timeout_is_enforced_while_deferred(af, sandbox):
     api = af.client
     run_id, arn = start(api, "e2e_sfn_exec_timeout", sandbox=sandbox)
