@@ -7,7 +7,8 @@ Calendar ``dags/calendars/rental_car_jp.json``: Saturdays, Sundays, Japanese nat
 * ``rental_car_monthly_settlement``: on the 25th, moved to the previous business day when the
   25th is closed.
 
-The tasks are placeholders; the REST execution job operator is wired in later.
+Both run a Step Functions REST job (the embedded sandbox's state machines by default; set the
+Airflow Variables ``rental_car_sync_state_machine_arn`` / ``rental_car_settlement_state_machine_arn``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pendulum
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
+from airflow_restjob.operator import StepFunctionsExecutionOperator
 from airflow_restjob.timetable import BusinessDayTimetable
 
 CALENDAR_FILE = Path(__file__).parent / "calendars" / "rental_car_jp.json"
 START = pendulum.datetime(2025, 1, 1, tz="Asia/Tokyo")
+SANDBOX = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 
 with DAG(
     dag_id="rental_car_reservation_sync",
@@ -31,7 +33,11 @@ with DAG(
     tags=["rental-car", "business-day"],
     doc_md=__doc__,
 ):
-    EmptyOperator(task_id="sync_reservations")
+    StepFunctionsExecutionOperator(
+        task_id="sync_reservations",
+        state_machine_arn="{{ var.value.get('rental_car_sync_state_machine_arn', '" + SANDBOX + "succeed') }}",
+        input={"business_day": "{{ dag_run.run_after | ds }}", "job": "reservation-sync"},
+    )
 
 with DAG(
     dag_id="rental_car_monthly_settlement",
@@ -43,4 +49,8 @@ with DAG(
     tags=["rental-car", "business-day"],
     doc_md=__doc__,
 ):
-    EmptyOperator(task_id="settle_month")
+    StepFunctionsExecutionOperator(
+        task_id="settle_month",
+        state_machine_arn="{{ var.value.get('rental_car_settlement_state_machine_arn', '" + SANDBOX + "succeed') }}",
+        input={"settlement_day": "{{ dag_run.run_after | ds }}", "job": "monthly-settlement"},
+    )
