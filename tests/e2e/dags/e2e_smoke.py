@@ -31,9 +31,11 @@ with DAG(
     catchup=False,
     tags=["e2e"],
 ):
-    # Defers to the triggerer for `seconds` (dag-run conf), then succeeds.
+    # Defers to the triggerer for 15 s, then succeeds. Not shorter: when a trigger fires within
+    # ~5 s of deferring, Airflow 3.3.2's LocalExecutor can deliver the deferral's late "success"
+    # executor event after the task was re-queued, and the scheduler then marks the task failed.
     TimeDeltaSensor(
         task_id="wait",
-        delta=datetime.timedelta(seconds=5),
+        delta=datetime.timedelta(seconds=15),
         deferrable=True,
     )
