@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from airflow_restjob.errors import DefinitionError, UnparsableResponseError
 MAX_LOGGED_BODY = 2000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestSpec:
     """One HTTP request: path relative to the connection's base URL (or an absolute URL)."""
 
@@ -44,7 +45,7 @@ class RequestSpec:
         return cls(**data) if data else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PollSpec:
     """When to poll: a first delay, then ``interval`` growing by ``backoff`` up to ``max_interval``.
 
@@ -61,32 +62,50 @@ class PollSpec:
     jitter: float = 0.1
 
     def __post_init__(self) -> None:
+        # the operator's parameter names are given in parentheses so a DAG author finds them
         problems = []
-        if self.first_delay < 0:
-            problems.append(f"first_delay must be >= 0 s, got {self.first_delay}")
-        if self.interval < 1:
-            problems.append(f"interval must be >= 1 s, got {self.interval}")
-        if self.max_interval < self.interval:
-            problems.append(f"max_interval ({self.max_interval}) must be >= interval ({self.interval})")
-        if self.backoff < 1:
-            problems.append(f"backoff must be >= 1, got {self.backoff}")
+        if not self.first_delay >= 0:
+            problems.append(f"first_delay (first_poll_delay) must be >= 0 s, got {self.first_delay}")
+        if not self.interval >= 1:
+            problems.append(f"interval (poll_interval) must be >= 1 s, got {self.interval}")
+        if not self.max_interval >= self.interval:
+            problems.append(
+                f"max_interval (max_poll_interval) must be >= interval (poll_interval): "
+                f"{self.max_interval} < {self.interval}"
+            )
+        if not self.backoff >= 1:
+            problems.append(f"backoff (poll_backoff) must be >= 1, got {self.backoff}")
         if self.max_polls is not None and self.max_polls < 1:
             problems.append(f"max_polls must be >= 1, got {self.max_polls}")
-        if self.max_wait is not None and self.max_wait <= 0:
+        if self.max_wait is not None and not self.max_wait > 0:
             problems.append(f"max_wait must be > 0 s, got {self.max_wait}")
         if not 0 <= self.jitter < 1:
             problems.append(f"jitter must be in [0, 1), got {self.jitter}")
+        budget_problem = _budget_problem()
+        if budget_problem:
+            problems.append(budget_problem)
         if problems:
             raise DefinitionError(
                 "Invalid polling settings: " + "; ".join(problems) + ".", "Fix the poll parameters."
             )
 
     def delay(self, polls_done: int) -> float:
-        """Seconds to wait before poll number ``polls_done + 1``."""
+        """Seconds to wait before poll number ``polls_done + 1``.
+
+        Poll 1 comes after ``first_delay``; poll 2 after a random fraction (``jitter`` .. 1) of
+        ``interval``, which spreads jobs that were deferred (or re-created by a triggerer
+        restart) at the same moment over the whole interval; then ``interval`` grows by
+        ``backoff`` per poll up to ``max_interval``, each step +-``jitter``.  No gap between two
+        polls exceeds ``max_interval * (1 + jitter)``.
+        """
         if polls_done == 0:
             base = self.first_delay
         else:
-            base = min(self.max_interval, self.interval * self.backoff ** (polls_done - 1))
+            base = self.interval
+            if self.backoff > 1:  # (bounded exponent: a float power would overflow after ~1000 polls)
+                base = min(self.max_interval, base * self.backoff ** min(polls_done - 1, 256))
+            if polls_done == 1 and self.jitter:
+                return base * random.uniform(self.jitter, 1.0)
         if self.jitter and base:
             base *= 1 + random.uniform(-self.jitter, self.jitter)
         return base
@@ -95,7 +114,7 @@ class PollSpec:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """What to send and how to judge, after the job has started (``job_id`` known)."""
 
@@ -179,7 +198,7 @@ def stop_request(spec: JobSpec, error: str, cause: str) -> RequestSpec | None:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     status: str
     ended: bool
@@ -188,11 +207,38 @@ class Verdict:
 
 
 _compiled: dict[str, Any] = {}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Key:
+    """JMESPath of a plain identifier (``status``): a dict lookup, same result as jmespath's."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def search(self, data: Any) -> Any:
+        return data.get(self.key) if isinstance(data, dict) else None
+
+
+def _budget_problem() -> str | None:
+    """The quota budget settings, checked where DAGs are parsed (PollSpec is built there)."""
+    from airflow_restjob.quota import validate_settings
+
+    try:
+        validate_settings()
+    except DefinitionError as exc:
+        return exc.cause.rstrip(".")
+    return None
 
 
 def compile_path(expression: str, name: str = "path") -> Any:
     parsed = _compiled.get(expression)
     if parsed is None:
+        if _IDENTIFIER.match(expression):
+            parsed = _compiled[expression] = _Key(expression)
+            return parsed
         try:
             parsed = jmespath.compile(expression)
         except JMESPathError as exc:
@@ -220,6 +266,8 @@ class Wait:
     deadline or ``max_polls`` ends the wait, ``observe()`` judges a monitoring response and says
     whether the status changed (the task log shows changes, not every poll).
     """
+
+    __slots__ = ("spec", "deadline", "reason", "polls", "last_status")
 
     def __init__(self, spec: JobSpec, deadline: float | None, reason: str = "max_wait") -> None:
         self.spec = spec

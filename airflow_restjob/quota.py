@@ -1,19 +1,52 @@
 """Quota-aware polling: one token bucket per (API host, region) per triggerer process.
 
-Step Functions' DescribeExecution has an account-wide budget (AWS defaults: 300 burst and 15
-refills per second in the busiest Regions, 250 / 10 elsewhere).  Every poll of every trigger in a
-triggerer process takes a token first; when the bucket is empty a poll waits for its reserved slot
-instead of being throttled by AWS.
+Step Functions' DescribeExecution has an account-wide budget per Region (AWS defaults: a bucket of
+300 with 15 refills per second in us-east-1, us-west-2 and eu-west-1; 250 / 10 elsewhere).  Every
+poll attempt of every trigger in a triggerer process - retries included - takes a token first;
+when the bucket is empty the poll waits for its reserved slot instead of being throttled by AWS.
+When the service throttles anyway (someone else spends the same budget), the bucket is emptied,
+so all triggers of the process slow down together, and the throttled call is retried with backoff.
 
-Settings (``airflow.cfg`` section ``[restjob]`` or ``AIRFLOW__RESTJOB__...`` env vars):
-``poll_budget_burst`` (default 300) and ``poll_budget_per_second`` (default 15).  With several
-triggerers on one account, give each ``account budget / number of triggerers``.
+Settings (``airflow.cfg`` section ``[restjob]`` or ``AIRFLOW__RESTJOB__...`` env vars), read
+when a bucket is first needed:
+
+``poll_budget_burst`` (default 300)
+    tokens available at once (AWS's bucket size).
+``poll_budget_per_second`` (default 15)
+    refill rate (AWS's refill rate).
+
+Sizing the budget
+-----------------
+The account's budget is shared by every caller of DescribeExecution in that account and Region:
+all triggerers, workers polling with ``deferrable=False``, the console, other tools.  Give each
+triggerer process a share so that the shares add up to at most the account budget, with headroom
+for the other callers::
+
+    per_second = account_refill * share_for_airflow / number_of_triggerers
+    burst      = account_bucket * share_for_airflow / number_of_triggerers
+
+Example: us-east-1 (300 / 15), Airflow may use 80 %, 3 triggerers -> ``poll_budget_per_second
+= 4``, ``poll_budget_burst = 80``.  Outside the three big Regions start from 250 / 10.  If AWS
+raised the account's quota, start from the raised numbers.
+
+What the budget means for polling: N deferred jobs polled every ``interval`` seconds need
+``N / interval`` calls per second.  Above the budget, polls queue for their slot and each job is
+effectively polled every ``N / per_second`` seconds (10,000 jobs at 15/s: every ~11 minutes), so
+detection latency grows but nothing is throttled or fails.  Use a longer or growing interval
+(``poll_backoff`` > 1 up to ``max_poll_interval``) for long executions so the budget goes to the
+jobs most likely to have ended.  Busy triggerers of one account should not be given more than
+their share: a bucket larger than the account's only moves the waiting from here to AWS's
+ThrottlingException retries.
+
+Bad values (a burst below 1, a rate of zero or less) are rejected with an error naming the
+setting; ``validate_settings()`` runs the same check when DAGs are parsed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import urlsplit
 
 from airflow_restjob.errors import DefinitionError
 from airflow_restjob.settings import ConnectionSettings
@@ -23,56 +56,103 @@ DEFAULT_PER_SECOND = 15.0
 
 
 class TokenBucket:
-    """Reservation-based token bucket: O(1) per acquire, no thundering herd of waiters."""
+    """Reservation-based token bucket: O(1) per acquire, no thundering herd of waiters.
+
+    A caller that finds the bucket empty still takes its token (the count goes negative) and
+    sleeps until the refill reaches it, so waiters are served in order without a queue.
+    """
+
+    __slots__ = ("burst", "per_second", "tokens", "updated", "throttle_count")
 
     def __init__(self, burst: float, per_second: float) -> None:
-        if burst < 1:
+        if not burst >= 1:  # also rejects NaN
             raise DefinitionError(
-                f"poll budget burst must be >= 1, got {burst}.", "Set poll_budget_burst >= 1."
+                f"poll_budget_burst must be >= 1, got {burst}.",
+                "Set [restjob] poll_budget_burst (AIRFLOW__RESTJOB__POLL_BUDGET_BURST) to at least 1, "
+                f"e.g. the account's DescribeExecution bucket ({DEFAULT_BURST:g}) / number of triggerers.",
             )
-        if per_second <= 0:
+        if not per_second > 0:
             raise DefinitionError(
-                f"poll budget rate must be > 0 per second, got {per_second}.",
-                "Set poll_budget_per_second > 0.",
+                f"poll_budget_per_second must be > 0, got {per_second}.",
+                "Set [restjob] poll_budget_per_second (AIRFLOW__RESTJOB__POLL_BUDGET_PER_SECOND) above 0, "
+                f"e.g. the account's DescribeExecution refill ({DEFAULT_PER_SECOND:g}/s) / number of triggerers.",
             )
         self.burst = float(burst)
         self.per_second = float(per_second)
         self.tokens = float(burst)
         self.updated = time.monotonic()
+        self.throttle_count = 0
 
     def reserve(self) -> float:
         """Take one token; return how long the caller must wait before using it."""
         now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        tokens = self.tokens + (now - self.updated) * self.per_second
+        if tokens > self.burst:
+            tokens = self.burst
         self.updated = now
-        self.tokens -= 1
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.per_second
+        tokens -= 1
+        self.tokens = tokens
+        return 0.0 if tokens >= 0 else -tokens / self.per_second
 
     async def acquire(self) -> None:
         wait = self.reserve()
         if wait > 0:
             await asyncio.sleep(wait)
 
+    def throttled(self) -> None:
+        """The service throttled a call: spend what is left, so every poller waits for the refill."""
+        self.throttle_count += 1
+        self.reserve()
+        self.tokens += 1  # reserve() took one for the bookkeeping: give it back
+        if self.tokens > 0:
+            self.tokens = 0.0
+
 
 _buckets: dict[tuple[str, str], TokenBucket] = {}
+_by_settings: dict[tuple[str, str], TokenBucket] = {}  # (base_url, region) -> bucket, skips urlsplit
 
 
 def _configured() -> tuple[float, float]:
     try:
         from airflow.configuration import conf
-
-        burst = conf.getfloat("restjob", "poll_budget_burst", fallback=DEFAULT_BURST)
-        rate = conf.getfloat("restjob", "poll_budget_per_second", fallback=DEFAULT_PER_SECOND)
-    except Exception:
+    except ImportError:  # used outside Airflow
         return DEFAULT_BURST, DEFAULT_PER_SECOND
+    values = []
+    for name, default in (
+        ("poll_budget_burst", DEFAULT_BURST),
+        ("poll_budget_per_second", DEFAULT_PER_SECOND),
+    ):
+        try:
+            values.append(conf.getfloat("restjob", name, fallback=default))
+        except Exception as exc:  # AirflowConfigException, ValueError
+            raise DefinitionError(
+                f"{name} must be a number ({exc}).",
+                f"Set [restjob] {name} (AIRFLOW__RESTJOB__{name.upper()}) to a number, e.g. {default:g}.",
+            ) from None
+    return values[0], values[1]
+
+
+def validate_settings() -> tuple[float, float]:
+    """Check the configured budget (raises ``DefinitionError`` naming the setting); returns it."""
+    burst, rate = _configured()
+    TokenBucket(burst, rate)
     return burst, rate
 
 
 def budget_for(settings: ConnectionSettings) -> TokenBucket:
-    from urllib.parse import urlsplit
-
-    key = (urlsplit(settings.base_url).netloc, settings.region)
-    bucket = _buckets.get(key)
+    """The process's bucket for this connection's API host and region (created on first use)."""
+    fast_key = (settings.base_url, settings.region)
+    bucket = _by_settings.get(fast_key)
     if bucket is None:
-        bucket = _buckets[key] = TokenBucket(*_configured())
+        key = (urlsplit(settings.base_url).netloc.lower(), settings.region)
+        bucket = _buckets.get(key)
+        if bucket is None:
+            bucket = _buckets[key] = TokenBucket(*_configured())
+        _by_settings[fast_key] = bucket
     return bucket
+
+
+def reset_budgets() -> None:
+    """Forget every bucket (tests; or after changing the settings in a running process)."""
+    _buckets.clear()
+    _by_settings.clear()

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_restjob.client import AsyncClient, PreparedCall
 from airflow_restjob.errors import RestJobError
 from airflow_restjob.hook import RestJobHook
 from airflow_restjob.job import JobSpec, Wait, preview, stop_request
@@ -35,6 +37,21 @@ log = logging.getLogger(__name__)
 HAS_TRIGGER_ON_KILL = hasattr(BaseTrigger, "on_kill")  # Airflow >= 3.3
 MAX_EVENT_RESPONSE = 200_000
 _background: set[asyncio.Task[Any]] = set()  # stops that must outlive a cancelled run()
+_INTERN_MAX = 256
+
+
+def _compact(value: Any) -> Any:
+    """The same data with its strings interned: thousands of deferred jobs share their spec's keys
+    and common values ("POST", "status", ...), and one job's ARN is stored once, not three times."""
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= _INTERN_MAX else value
+    if isinstance(value, dict):
+        return {(sys.intern(k) if type(k) is str else k): _compact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_compact(v) for v in value)
+    return value
 
 
 class RestJobTrigger(BaseTrigger):
@@ -64,8 +81,8 @@ class RestJobTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
-        self.job_id = job_id
-        self.spec = spec
+        self.job_id = sys.intern(job_id) if isinstance(job_id, str) else job_id
+        self.spec = _compact(spec)
         self.deadline = deadline
         self.task_identity = task_identity
         self.id_xcom_key = id_xcom_key
@@ -92,25 +109,43 @@ class RestJobTrigger(BaseTrigger):
         spec = JobSpec.from_dict(self.spec)
         hook = RestJobHook(self.conn_id)
         wait = Wait(spec, self.deadline, self.reason)
+        monitor = spec.monitor
+        # the monitoring request is worked out once per client (URL, body bytes, SigV4 canonical
+        # request) and only signed per poll; a new client (rotated settings) prepares it again
+        client: AsyncClient | None = None
+        call: PreparedCall | None = None
         self.log.info("Waiting for %s %s", spec.label, self.job_id)
+        # Polls are due at fixed steps from the previous due time, not from when the previous
+        # poll finished: when thousands of triggers poll at once and the loop lags, the lag is
+        # not added to every interval (detection latency stays <= interval + jitter).  A trigger
+        # more than one step behind (a long retry or quota wait) starts afresh instead of catching up.
+        due = time.time()
         try:
             while True:
-                await asyncio.sleep(wait.delay(time.time()))
+                step = wait.delay(due)
+                due += step
+                now = time.time()
+                if due < now - step:
+                    due = now
+                await asyncio.sleep(due - now if due > now else 0.0)
                 limit = wait.limit_reached(time.time())
                 if limit:
                     yield await self._give_up(hook, spec, *limit)
                     return
                 try:
-                    client = await hook.aclient()
-                    await budget_for(client.settings).acquire()
-                    reply = await client.request(
-                        spec.monitor.method,
-                        spec.monitor.path,
-                        spec.monitor.body,
-                        query=spec.monitor.query,
-                        headers=spec.monitor.headers,
-                        timeout=spec.monitor.timeout,
-                    )
+                    current = await hook.aclient()
+                    if current is not client or call is None:
+                        client = current
+                        call = client.prepare(
+                            monitor.method,
+                            monitor.path,
+                            monitor.body,
+                            query=monitor.query,
+                            headers=monitor.headers,
+                            timeout=monitor.timeout,
+                        )
+                    # every attempt (retries too) takes a token of the process-wide quota bucket
+                    reply = await client.send(call, gate=budget_for(client.settings))
                     verdict, changed = wait.observe(reply.data)
                 except RestJobError as error:
                     if (
@@ -131,6 +166,7 @@ class RestJobTrigger(BaseTrigger):
                         details=verdict.details,
                     )
                     return
+                del reply, verdict  # do not hold the last response while sleeping (memory per job)
         except asyncio.CancelledError as cancel:
             if not HAS_TRIGGER_ON_KILL and self.stop_on_kill:
                 await self._stop_in_background(
