@@ -24,9 +24,9 @@ def test_connection_form_declares_labelled_and_masked_fields(api):
     ours = next(m for m in meta if m["connection_type"] == "restjob")
     assert ours["hook_name"] == "REST Job (API Gateway, AWS SigV4)"
     standard = ours["standard_fields"]
-    assert standard["host"]["label"] == "API base URL"
-    assert standard["login"]["label"] == "AWS access key ID"
-    assert standard["password"]["label"] == "AWS secret access key"
+    assert standard["host"]["title"] == "API base URL"
+    assert standard["login"]["title"] == "AWS access key ID"
+    assert standard["password"]["title"] == "AWS secret access key"
     extra = ours["extra_fields"]
     for name in (
         "region",
