@@ -81,6 +81,7 @@ class AirflowPool:
         config["dags_folder"] = Path(config["dags_folder"]).absolute()
         key = self._key(config)
         if self.current is not None and self.current_key == key and self.current.started:
+            self.repair(self.current)
             return self.current
         self.close()
         cfg = dict(config)
@@ -111,6 +112,18 @@ class AirflowPool:
         log.info("Airflow started (%s): %s", key, af.timings)
         self.current, self.current_key = af, key
         return af
+
+    @staticmethod
+    def repair(af: LocalAirflow) -> None:
+        """Undo what an earlier test may have left behind (frozen or killed components)."""
+        for name in af.component_names:
+            if af.is_paused(name):
+                af.resume(name)
+        dead = [name for name in af.component_names if not af.is_running(name)]
+        for name in dead:
+            af.start_component(name, wait=False)
+        if dead:
+            af.wait_healthy()
 
     def close(self) -> None:
         try:
@@ -146,15 +159,6 @@ def airflow(request: pytest.FixtureRequest, airflow_pool: AirflowPool) -> LocalA
     """A running, healthy local Airflow (shared by all tests with the same ``airflow_config``)."""
     af = airflow_pool.get(**_airflow_config(request))
     request.node._local_airflow = af  # for the failure report
-    # Undo what an earlier test may have left behind (frozen or killed components).
-    for name in af.component_names:
-        if af.is_paused(name):
-            af.resume(name)
-    dead = [name for name in af.component_names if not af.is_running(name)]
-    for name in dead:
-        af.start_component(name, wait=False)
-    if dead:
-        af.wait_healthy()
     return af
 
 

@@ -98,6 +98,13 @@ def test_connections_roundtrip(airflow: LocalAirflow) -> None:
     api.create_connection("e2e_http", "http", host="127.0.0.1", port=1234, extra={"a": 1}, replace=True)
     conn = api.get_connection("e2e_http")
     assert conn["host"] == "127.0.0.1" and conn["port"] == 1234
+    api.delete_connection("e2e_http")
+    api.delete_connection("e2e_http", missing_ok=True)
+    api.set_variable("e2e_var", {"a": 1})
+    api.set_variable("e2e_var", "two")
+    assert api.get_json("variables/e2e_var")["value"] == "two"
+    assert api.version()["version"].startswith("3.")
+    assert api.dag_details("e2e_smoke")["dag_id"] == "e2e_smoke"
 
 
 def _wait_no_process(airflow: LocalAirflow, needle: str, timeout: float) -> None:
