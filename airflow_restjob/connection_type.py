@@ -22,7 +22,9 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "proxy_url": "http://proxy.example.com:8080",
     },
 }
-# extra fields: label, description, JSON schema (format "password" renders a masked input)
+# extra fields: label, description, JSON schema (format "password" renders a masked input on
+# Airflow >= 3.2; Airflow 3.1's form has no masked input for extra fields). Neither UI shows
+# placeholders for extra fields, so examples go into the description.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "region": {
         "label": "AWS Region",
@@ -36,9 +38,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "service": {
         "label": "Signing service",
+        "description": "SigV4 service name; execute-api for API Gateway.",
         "schema": {"type": ["string", "null"], "default": "execute-api"},
     },
-    "proxy_url": {"label": "Proxy URL", "schema": {"type": ["string", "null"]}},
+    "proxy_url": {
+        "label": "Proxy URL",
+        "description": "HTTP(S) proxy, e.g. http://proxy.example.com:8080 (empty: no proxy).",
+        "schema": {"type": ["string", "null"]},
+    },
     "proxy_user": {"label": "Proxy user", "schema": {"type": ["string", "null"]}},
     "proxy_password": {
         "label": "Proxy password",

@@ -150,15 +150,18 @@ class RestJobHook(BaseHook):
         for name, spec in CONN_FIELDS.items():
             types = spec["schema"]["type"]
             label = lazy_gettext(spec["label"])
+            description = spec.get("description", "")
             if spec["schema"].get("format") == "password":
-                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget())
+                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
             elif "boolean" in types:
-                widgets[name] = BooleanField(label, default=spec["schema"].get("default", False))
+                widgets[name] = BooleanField(
+                    label, default=spec["schema"].get("default", False), description=description
+                )
             else:
                 widgets[name] = StringField(
                     label,
                     widget=BS3TextFieldWidget(),
-                    description=spec.get("description", ""),
+                    description=description,
                     default=spec["schema"].get("default"),
                 )
         return widgets

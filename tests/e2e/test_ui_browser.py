@@ -13,6 +13,7 @@ provider info ``conn-fields``; both must show the same fields.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -130,9 +131,9 @@ def browser(chromium, airflow_sandbox, screenshots: Path, pytestconfig: pytest.C
     version = af.client.version()["version"]
     shots = screenshots / f"airflow-{version}"
     shots.mkdir(parents=True, exist_ok=True)
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\n[ui-browser] Airflow {version}: screenshots in {shots}")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"\n[ui-browser] Airflow {version}: screenshots in {shots}", flush=True)
     page = chromium.new_page()
     try:
         b = Browser(page, af.ui_url, shots, version)
