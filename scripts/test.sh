@@ -9,6 +9,17 @@ source scripts/venv.sh
 AIRFLOW_VERSIONS=${AIRFLOW_VERSIONS:-"$LOWEST_AIRFLOW $NEWEST_AIRFLOW"}
 export PYTHONDONTWRITEBYTECODE=1
 
+# --- Chromium for tests/e2e/test_ui_browser.py (skips without it): install once, as root with
+# apt-get only; a failed install never fails this script.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium and chromium-driver (apt-get) for the browser UI test"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium chromium-driver; } >/dev/null 2>&1 || echo "   (chromium not installed: the browser UI test will skip)"
+  fi
+fi
+# --- end Chromium
+
 status=0
 for version in $AIRFLOW_VERSIONS; do
   extras=test
