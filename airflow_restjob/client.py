@@ -79,7 +79,7 @@ class SyncClient:
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.session = requests.Session()
-        self.session.auth = Signer(settings).auth
+        self.session.auth = Signer(settings).auth if settings.signed else None
         self.session.verify = settings.verify
         proxy = settings.proxy_url_with_auth
         if proxy:
@@ -239,18 +239,19 @@ class PreparedCall:
     ) -> None:
         self.method = method
         self.path = path
-        url = full_url(client.settings, path, query)
-        self.url = URL(url, encoded=True)
+        # URL, headers and message are shared by every call of the same resource (memory per job)
+        url, self.url, self.headers, self.where = client.shared_parts(method, path, query, headers)
         self.data = encode_body(body)
-        self.headers = {**JSON_HEADERS, **(headers or {})}
-        self.template = client.signer.template(method, url, self.headers, self.data)
+        signer = client.signer
+        self.template = signer.template(method, url, self.headers, self.data) if signer else None
         self.read_timeout = timeout or client.settings.read_timeout
         self.timeout = client.timeout_for(self.read_timeout)
-        self.where = _where(client.settings, method, path)
 
-    def signed_headers(self, signer: Signer) -> dict[str, str]:
+    def signed_headers(self, signer: Signer | None) -> dict[str, str]:
         if self.template is not None:
             return self.template.headers()
+        if signer is None:  # unsigned settings (no authName)
+            return self.headers
         return signer.sign_headers(self.method, str(self.url), self.headers, self.data)
 
 
@@ -260,14 +261,47 @@ class AsyncClient:
     def __init__(self, settings: ConnectionSettings, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
-        self.signer = Signer(settings)
+        self.signer: Signer | None = Signer(settings) if settings.signed else None
         self._proxy_auth = (
             aiohttp.BasicAuth(settings.proxy_user, settings.proxy_password or "")
             if settings.proxy_user
             else None
         )
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._shared: dict[Any, tuple[str, URL, dict[str, str], str]] = {}
         self._ssl: ssl.SSLContext | bool | None = None
+
+    def shared_parts(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[str, URL, dict[str, str], str]:
+        """(url, yarl URL, headers, where) of a resource, cached: never mutate what it returns."""
+        key: Any = (
+            method,
+            path,
+            tuple(sorted(query.items())) if query else None,
+            tuple(headers.items()) if headers else None,
+        )
+        try:
+            parts = self._shared.get(key)
+        except TypeError:  # unhashable query values (lists): not cached
+            parts, key = None, None
+        if parts is None:
+            url = full_url(self.settings, path, query)
+            parts = (
+                url,
+                URL(url, encoded=True),
+                {**JSON_HEADERS, **(headers or {})},
+                _where(self.settings, method, path),
+            )
+            if key is not None:
+                if len(self._shared) >= 1024:  # many distinct resources: start over
+                    self._shared.clear()
+                self._shared[key] = parts
+        return parts
 
     def timeout_for(self, read_timeout: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(read_timeout)

@@ -242,11 +242,49 @@ class ConnectionSettings:
             log.warning("Connection '%s' uses plain http on loopback (%s): sandbox only.", conn_id, url)
         return url.rstrip("/")
 
+    @classmethod
+    def unsigned(
+        cls,
+        conn_id: str,
+        base_url: str = "",
+        *,
+        proxy_url: str | None = None,
+        proxy_user: str | None = None,
+        proxy_password: str | None = None,
+        verify: bool | str = True,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> ConnectionSettings:
+        """Settings for requests sent without signing (no ``authName``): no keys, maybe no base URL."""
+        return cls(
+            conn_id=conn_id,
+            base_url=base_url.rstrip("/"),
+            access_key_id="",
+            secret_access_key="",
+            region="",
+            proxy_url=proxy_url,
+            proxy_user=proxy_user,
+            proxy_password=proxy_password,
+            verify=verify,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+
+    @property
+    def signed(self) -> bool:
+        """False for ``unsigned()`` settings: the clients then send requests without SigV4."""
+        return bool(self.access_key_id)
+
     # --- helpers used by both transports -------------------------------------------------------
     def url(self, path: str) -> str:
         """Resolve ``path`` against the base URL; an absolute URL is returned unchanged."""
         if "://" in path:
             return path
+        if not self.base_url:
+            raise DefinitionError(
+                f"{path!r} is a relative URL but '{self.conn_id}' has no base URL.",
+                "Write an absolute http(s):// URL, or name a connection whose host is the base URL.",
+            )
         return urljoin(self.base_url + "/", path.lstrip("/"))
 
     @property

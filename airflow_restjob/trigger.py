@@ -54,6 +54,15 @@ def _compact(value: Any) -> Any:
     return value
 
 
+def _hook(conn_id: str) -> RestJobHook:
+    """A plain connection id, or a route of several connections (``RestJobOperator``'s files)."""
+    if conn_id.startswith("restjob-route:"):
+        from airflow_restjob.connection_info import RouteHook
+
+        return RouteHook(conn_id)
+    return RestJobHook(conn_id)
+
+
 class RestJobTrigger(BaseTrigger):
     """Poll a started job until it ends, its deadline passes or the task is cancelled.
 
@@ -89,6 +98,11 @@ class RestJobTrigger(BaseTrigger):
         self.stop_on_kill = stop_on_kill
         self.reason = reason
 
+    @property
+    def log(self) -> Any:
+        """One logger per class, not per instance (same name; a deferred job holds no logger of its own)."""
+        return type(self).logger()
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
@@ -107,7 +121,7 @@ class RestJobTrigger(BaseTrigger):
     # --- polling ------------------------------------------------------------------------------
     async def run(self) -> AsyncIterator[TriggerEvent]:
         spec = JobSpec.from_dict(self.spec)
-        hook = RestJobHook(self.conn_id)
+        hook = _hook(self.conn_id)
         wait = Wait(spec, self.deadline, self.reason)
         monitor = spec.monitor
         # the monitoring request is worked out once per client (URL, body bytes, SigV4 canonical
@@ -164,6 +178,7 @@ class RestJobTrigger(BaseTrigger):
                         job_status=verdict.status,
                         response=reply.data,
                         details=verdict.details,
+                        http_status=reply.status,
                     )
                     return
                 del reply, verdict  # do not hold the last response while sleeping (memory per job)
@@ -194,7 +209,7 @@ class RestJobTrigger(BaseTrigger):
         if not self.stop_on_kill:
             return
         spec = JobSpec.from_dict(self.spec)
-        await self._stop_in_background(RestJobHook(self.conn_id), spec, "user action", default_stop=True)
+        await self._stop_in_background(_hook(self.conn_id), spec, "user action", default_stop=True)
 
     async def _stop_in_background(
         self, hook: RestJobHook, spec: JobSpec, path: str, *, default_stop: bool, note: str = ""
