@@ -646,7 +646,10 @@ class RestJobOperator(RestJobBaseOperator):
                     )
 
     def _search_dirs(self) -> list[str]:
-        dag = getattr(self, "_dag", None) or getattr(self, "dag", None)
+        try:
+            dag = getattr(self, "_dag", None) or self.dag
+        except (AttributeError, RuntimeError):  # not assigned to a DAG
+            dag = None
         fileloc = getattr(dag, "fileloc", None) if dag is not None else None
         if not fileloc:  # no DAG (yet): the file that created the operator
             frame = inspect.currentframe()

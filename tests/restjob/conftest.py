@@ -37,3 +37,10 @@ def jobapi() -> Iterator:
     with JobApi() as api:
         os.environ["RESTJOB_JOBAPI_URL"] = api.url
         yield api
+
+
+@pytest.fixture()
+def jobapi_conn(jobapi, monkeypatch) -> str:
+    """AIRFLOW_CONN_JOBAPI: the job API's base URL (no credentials: the requests are unsigned)."""
+    monkeypatch.setenv("AIRFLOW_CONN_JOBAPI", json.dumps({"conn_type": "http", "host": jobapi.url}))
+    return "jobapi"
