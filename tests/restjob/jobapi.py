@@ -116,6 +116,7 @@ class JobApi:
             return web.json_response({"message": "no such job"}, status=404)
         body = (await request.read()).decode("utf-8", "replace")
         job["cancels"].append(body)
+        job.setdefault("cancel_times", []).append(time.time())
         if self.state(job) == "RUNNING":
             job["cancelled"] = time.time()
         return web.json_response({"jobId": job["jobId"], "state": self.state(job)})

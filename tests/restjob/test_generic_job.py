@@ -34,7 +34,11 @@ def test_success_polls_until_done_and_pushes_outputs(jobapi, run, dag_id):
     assert result.state == "success", result.log
     job_id = result.xcom("job_id")
     job = jobapi.job_for(job_id)
-    assert job["state"] == "DONE" and job["polls"] >= 1 and job["cancels"] == []
+    assert job["state"] == "DONE" and job["polls"] >= 1
+    # never cancelled while running (Airflow 3.1's dag.test() cancels the finished trigger, whose
+    # CancelledError path then sends a harmless cancel for the ended job)
+    ended = job["created"] + job["spec"]["duration"]
+    assert all(t >= ended for t in job.get("cancel_times", []))
     assert job["spec"] == {"duration": 2, "outcome": "DONE", "value": 7, "run": result.run_id}
     assert result.xcom("jobId") == job_id and result.xcom("ticket") == "T-" + job_id
     assert result.xcom("takeover") == {"jobId": job_id}
