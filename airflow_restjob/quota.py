@@ -45,6 +45,7 @@ setting; ``validate_settings()`` runs the same check when DAGs are parsed.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from urllib.parse import urlsplit
 
@@ -132,11 +133,35 @@ def _configured() -> tuple[float, float]:
     return values[0], values[1]
 
 
+_ENV_VARS = ("AIRFLOW__RESTJOB__POLL_BUDGET_BURST", "AIRFLOW__RESTJOB__POLL_BUDGET_PER_SECOND")
+VALIDATION_TTL = 30.0
+_validated: dict[tuple[str | None, ...], tuple[float, tuple[float, float] | DefinitionError]] = {}
+
+
 def validate_settings() -> tuple[float, float]:
-    """Check the configured budget (raises ``DefinitionError`` naming the setting); returns it."""
-    burst, rate = _configured()
-    TokenBucket(burst, rate)
-    return burst, rate
+    """Check the configured budget (raises ``DefinitionError`` naming the setting); returns it.
+
+    Every ``PollSpec`` runs this (so DAG parsing rejects a bad budget), thousands of times when a
+    triggerer re-creates its triggers: the answer is kept for ``VALIDATION_TTL`` seconds, or until
+    the budget's environment variables change.
+    """
+    key = tuple(os.environ.get(name) for name in _ENV_VARS)
+    now = time.monotonic()
+    cached = _validated.get(key)
+    if cached is None or cached[0] < now:
+        try:
+            burst, rate = _configured()
+            TokenBucket(burst, rate)
+            result: tuple[float, float] | DefinitionError = (burst, rate)
+        except DefinitionError as exc:
+            result = exc
+        if len(_validated) > 16:
+            _validated.clear()
+        cached = _validated[key] = (now + VALIDATION_TTL, result)
+    if isinstance(cached[1], DefinitionError):
+        error = cached[1]
+        raise DefinitionError(error.cause, error.fix)
+    return cached[1]
 
 
 def budget_for(settings: ConnectionSettings) -> TokenBucket:
@@ -156,3 +181,4 @@ def reset_budgets() -> None:
     """Forget every bucket (tests; or after changing the settings in a running process)."""
     _buckets.clear()
     _by_settings.clear()
+    _validated.clear()

@@ -9,13 +9,14 @@ The triggerer polls the same request (same method, URL, headers and body) over a
 uses a ``SigningTemplate``: ``AWS4Auth`` builds the canonical request once with a placeholder
 date, and each poll only fills in ``x-amz-date`` and computes one SHA-256 and one HMAC with
 ``AWS4Auth``'s own (cached, per-day) signing key.  The result is byte-for-byte what ``AWS4Auth``
-would produce for that request at that second (tests/scale/test_signing_template.py checks it).
+would produce for that request at that second (tests/scale/test_polling_unit.py checks it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 
@@ -24,10 +25,12 @@ from requests_aws4auth import AWS4Auth
 
 from airflow_restjob.settings import ConnectionSettings
 
-# a placeholder x-amz-date with the real shape (so whitespace normalisation leaves it alone) that
-# cannot occur elsewhere in a canonical request
+# a placeholder x-amz-date with the real shape (whitespace normalisation leaves it alone); a
+# date-like string elsewhere in the request (path, header) makes the count check below fall back
 _DATE_SLOT = "19700101T000000Z"
-_DATE_SLOT_MARK = "x-amz-date:" + _DATE_SLOT + "\n"
+_HASH_SLOT = "h" * 64  # a body-hash placeholder of the real length; never a hex digest
+_RESERVED = ("x-amz-date", "date", "authorization", "x-amz-content-sha256")
+MAX_SHAPES = 256
 
 
 class _Unsigned:
@@ -54,17 +57,37 @@ def amz_date(now: float | None = None) -> str:
     return _amz_date_cache[1]  # type: ignore[return-value]
 
 
+class _Shape:
+    """The canonical request of one (method, URL, headers), with slots for the date and body hash.
+
+    Shared by every trigger polling the same resource: only the body (hash) differs between them.
+    """
+
+    __slots__ = ("fragments", "slots", "static", "signed_headers")
+
+    def __init__(self, fragments: list[str], slots: list[str], static: dict[str, str], signed: str) -> None:
+        self.fragments = fragments  # len(slots) + 1 pieces of text around the slots
+        self.slots = slots  # "date" / "hash", in order
+        self.static = static  # headers to send, without x-amz-date / x-amz-content-sha256 / authorization
+        self.signed_headers = signed
+
+    def canonical(self, date: str, body_hash: str) -> str:
+        parts = [self.fragments[0]]
+        for slot, fragment in zip(self.slots, self.fragments[1:], strict=True):
+            parts.append(date if slot == "date" else body_hash)
+            parts.append(fragment)
+        return "".join(parts)
+
+
 class SigningTemplate:
     """One request's SigV4 work done once; ``headers()`` signs it for the current second."""
 
-    __slots__ = ("_signer", "_static", "_head", "_tail", "_signed_headers")
+    __slots__ = ("_signer", "_shape", "_body_hash")
 
-    def __init__(self, signer: Signer, static: dict[str, str], head: str, tail: str, signed: str) -> None:
+    def __init__(self, signer: Signer, shape: _Shape, body_hash: str) -> None:
         self._signer = signer
-        self._static = static  # the headers to send, without x-amz-date / authorization
-        self._head = head  # canonical request up to the x-amz-date value
-        self._tail = tail  # ... and after it
-        self._signed_headers = signed
+        self._shape = shape
+        self._body_hash = body_hash
 
     def headers(self, now: float | None = None) -> dict[str, str]:
         date = amz_date(now)
@@ -72,7 +95,8 @@ class SigningTemplate:
         if date[:8] != auth.date:  # a new day: AWS4Auth regenerates its signing key, as it would
             auth.regenerate_signing_key(date=date[:8])
         key = auth.signing_key
-        canonical = self._head + date + self._tail
+        shape = self._shape
+        canonical = shape.canonical(date, self._body_hash)
         to_sign = (
             "AWS4-HMAC-SHA256\n"
             + date
@@ -82,11 +106,12 @@ class SigningTemplate:
             + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         )
         signature = hmac.digest(key.key, to_sign.encode("utf-8"), "sha256").hex()
-        headers = dict(self._static)
+        headers = dict(shape.static)
+        headers["x-amz-content-sha256"] = self._body_hash
         headers["x-amz-date"] = date
         headers["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={auth.access_id}/{key.scope}, "
-            f"SignedHeaders={self._signed_headers}, Signature={signature}"
+            f"SignedHeaders={shape.signed_headers}, Signature={signature}"
         )
         return headers
 
@@ -102,6 +127,7 @@ class Signer:
             settings.service,
             session_token=settings.session_token,
         )
+        self._shapes: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Shape] = {}
 
     def sign_headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
         """Return ``headers`` plus the SigV4 headers for this exact request."""
@@ -113,22 +139,41 @@ class Signer:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> SigningTemplate | None:
         """Prepare repeated signing of one request; None if it cannot be templated (then sign fully)."""
-        if any(name.lower() in ("x-amz-date", "date", "authorization") for name in headers):
+        key = (method.upper(), url, tuple(headers.items()))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._shape(key[0], url, headers)
+            if shape is None:
+                return None
+            if len(self._shapes) >= MAX_SHAPES:  # many distinct URLs (query strings): start over
+                self._shapes.clear()
+            self._shapes[key] = shape
+        return SigningTemplate(self, shape, hashlib.sha256(body).hexdigest())
+
+    def _shape(self, method: str, url: str, headers: Mapping[str, str]) -> _Shape | None:
+        """Run AWS4Auth's canonicalisation once with placeholder date and body hash."""
+        if any(name.lower() in _RESERVED for name in headers):
             return None
-        request = _Unsigned(method.upper(), url, headers, body)
-        request.headers["x-amz-date"] = _DATE_SLOT
         auth = self.auth
-        request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+        request = _Unsigned(method, url, headers, b"")
+        request.headers["x-amz-date"] = _DATE_SLOT
+        request.headers["x-amz-content-sha256"] = _HASH_SLOT
         if auth.session_token:
             request.headers["x-amz-security-token"] = auth.session_token
         canonical_headers, signed_headers = auth.get_canonical_headers(request, auth.include_hdrs)
         canonical = auth.get_canonical_request(request, canonical_headers, signed_headers)
-        if canonical.count(_DATE_SLOT_MARK) != 1 or "x-amz-date" not in signed_headers.split(";"):
+        signed = signed_headers.split(";")
+        if (
+            canonical.count(_DATE_SLOT) != 1
+            or canonical.count(_HASH_SLOT) != 2  # the header and the payload hash line
+            or "x-amz-date" not in signed
+            or "x-amz-content-sha256" not in signed
+        ):
             return None
-        head, tail = canonical.split(_DATE_SLOT_MARK)
-        static = dict(request.headers)
-        del static["x-amz-date"]
-        return SigningTemplate(self, static, head + "x-amz-date:", "\n" + tail, signed_headers)
+        pieces = re.split(f"({_DATE_SLOT}|{_HASH_SLOT})", canonical)
+        fragments, slots = pieces[0::2], ["date" if p == _DATE_SLOT else "hash" for p in pieces[1::2]]
+        static = {k: v for k, v in request.headers.items() if k not in ("x-amz-date", "x-amz-content-sha256")}
+        return _Shape(fragments, slots, static, signed_headers)
 
     def __repr__(self) -> str:  # never show the key material
         return f"Signer(access_key_id={self.auth.access_id!r}, region={self.auth.region!r})"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -38,6 +39,7 @@ HAS_TRIGGER_ON_KILL = hasattr(BaseTrigger, "on_kill")  # Airflow >= 3.3
 MAX_EVENT_RESPONSE = 200_000
 _background: set[asyncio.Task[Any]] = set()  # stops that must outlive a cancelled run()
 _INTERN_MAX = 256
+WAKE_TICK = 0.1  # seconds; polls are at most this much later than due
 
 
 def _compact(value: Any) -> Any:
@@ -141,7 +143,10 @@ class RestJobTrigger(BaseTrigger):
                 now = time.time()
                 if due < now - step:
                     due = now
-                await asyncio.sleep(due - now if due > now else 0.0)
+                # wake on a coarse tick: triggers due within the same tick share one loop wake-up
+                # (and their requests one pass of the event loop) - fewer wake-ups per poll
+                wake = math.ceil(due / WAKE_TICK) * WAKE_TICK
+                await asyncio.sleep(wake - now if wake > now else 0.0)
                 limit = wait.limit_reached(time.time())
                 if limit:
                     yield await self._give_up(hook, spec, *limit)

@@ -30,7 +30,7 @@ Pollers:
   once immediately, then every ``waiter_delay`` without jitter); only up to ``--amazon-max``
   (default 3000: beyond that it saturates one core and latency becomes meaningless);
 - ``floor``: a hand loop, one shared aiohttp session, unsigned POST + ``json.loads`` + status
-  check - what polling costs with no signing, no Airflow and no judging.
+  check on ours' schedule - what polling costs with no signing, no Airflow and no judging.
 
 Logging is at WARNING in the children (``--log-level`` to change): the comparison is of the
 polling machinery, not of log handlers.  Needs ``aiobotocore`` for the Amazon trigger (the
@@ -124,7 +124,14 @@ _floor_session: Any = None
 
 
 async def floor_run(url: str, arn: str, interval: float, first_delay: float) -> dict[str, Any]:
-    """The floor: unsigned aiohttp POST + json.loads + status check, same schedule as ours."""
+    """The floor: unsigned aiohttp POST + json.loads + status check, on ours' schedule.
+
+    Same schedule as ``RestJobTrigger`` (first delay +-10 %, 2nd poll at a random point of the
+    interval, then interval +-10 % from the previous due time, wake-ups on a 0.1 s tick), so the
+    difference is signing, Airflow and judging - not how often the loop wakes up.
+    """
+    import math
+
     import aiohttp
 
     global _floor_session
@@ -132,10 +139,17 @@ async def floor_run(url: str, arn: str, interval: float, first_delay: float) -> 
         _floor_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
     body = json.dumps({"executionArn": arn}).encode()
     headers = {"content-type": "application/json"}
-    delay = first_delay
-    for _ in range(100_000):
-        await asyncio.sleep(delay * random.uniform(0.9, 1.1))
-        delay = interval
+    due = time.time()
+    for polls in range(100_000):
+        if polls == 0:
+            due += first_delay * random.uniform(0.9, 1.1)
+        elif polls == 1:
+            due += interval * random.uniform(0.1, 1.0)
+        else:
+            due += interval * random.uniform(0.9, 1.1)
+        wake = math.ceil(due / 0.1) * 0.1
+        now = time.time()
+        await asyncio.sleep(wake - now if wake > now else 0.0)
         async with _floor_session.post(url, data=body, headers=headers) as response:
             data = json.loads(await response.read())
         if data["status"] != "RUNNING":
@@ -240,12 +254,18 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     steady_at = min(ends) - 0.5
     rss_steady = rss_peak = rss_bytes()
     bound = max(ends) + 5 * args.interval + 60
+    # steady state: every job deferred and past its first poll, none ended yet (no set-up cost)
+    window = (start + args.first_delay + 2.0, min(ends) - 0.5)
+    marks: list[tuple[float, int]] = []  # (cpu, polls) at the window's edges
     while not all(t.done() for t in tasks) and time.time() < bound:
         await asyncio.sleep(0.25)
         rss = rss_bytes()
         rss_peak = max(rss_peak, rss)
         if time.time() <= steady_at:
             rss_steady = rss
+        if len(marks) < 2 and time.time() >= window[len(marks)] and window[1] - window[0] >= 5:
+            cpu_mark = cpu_seconds()
+            marks.append((cpu_mark, (await asyncio.to_thread(stub_counts, port))[poller]))
     cpu = cpu_seconds() - cpu0
     if profiler is not None:
         profiler.disable()
@@ -279,6 +299,12 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
         "polls": polls,
         "cpu_s": cpu,
         "cpu_ms_per_poll": 1000 * cpu / polls if polls else None,
+        "steady_cpu_ms_per_poll": (
+            1000 * (marks[1][0] - marks[0][0]) / (marks[1][1] - marks[0][1])
+            if len(marks) == 2 and marks[1][1] > marks[0][1]
+            else None
+        ),
+        "steady_polls": marks[1][1] - marks[0][1] if len(marks) == 2 else None,
         "rss_kb_per_job": (rss_steady - rss0) / 1024 / n,
         "rss_peak_kb_per_job": (rss_peak - rss0) / 1024 / n,
         "errors": len(runner.failures) + len(bad) + unfinished,
@@ -390,14 +416,23 @@ def fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def ratio(ours: dict[str, Any], other: dict[str, Any]) -> str:
+    text = "-"
+    if ours.get("cpu_ms_per_poll") and other.get("cpu_ms_per_poll"):
+        text = f"{ours['cpu_ms_per_poll'] / other['cpu_ms_per_poll']:.2f}"
+        if ours.get("steady_cpu_ms_per_poll") and other.get("steady_cpu_ms_per_poll"):
+            text += f" ({ours['steady_cpu_ms_per_poll'] / other['steady_cpu_ms_per_poll']:.2f})"
+    return text
+
+
 def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(
         f"\ninterval {args.interval:g} s, first poll after {args.first_delay:g} s (amazon: immediately), "
         f"executions end {args.min_run:g}-{args.max_run:g} s after the start; {os.cpu_count()} CPUs\n"
     )
     header = (
-        "| N | poller | CPU/poll (ms) | RSS/job (KB) | polls | errors | latency p50 (s) | "
-        "latency p99 (s) | ours/amazon | ours/floor |"
+        "| N | poller | CPU/poll (ms) | steady CPU/poll (ms) | RSS/job (KB) | polls | errors | "
+        "latency p50 (s) | latency p99 (s) | ours/amazon | ours/floor |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -407,16 +442,12 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             print(f"| {r['n']} | {r['poller']} | failed: {r.get('error_sample')} |")
             continue
         ratio_a = ratio_f = "-"
-        if r["poller"] == "ours":
-            ours = r.get("cpu_ms_per_poll")
-            amazon = by.get(("amazon", r["n"]), {}).get("cpu_ms_per_poll")
-            floor = by.get(("floor", r["n"]), {}).get("cpu_ms_per_poll")
-            if ours and amazon:
-                ratio_a = f"{ours / amazon:.2f}"
-            if ours and floor:
-                ratio_f = f"{ours / floor:.2f}"
+        if r["poller"] == "ours":  # of total CPU/poll (steady state in parentheses)
+            ratio_a = ratio(r, by.get(("amazon", r["n"]), {}))
+            ratio_f = ratio(r, by.get(("floor", r["n"]), {}))
         print(
             f"| {r['n']:,} | {r['poller']} | {fmt(r['cpu_ms_per_poll'], '.3f')} | "
+            f"{fmt(r.get('steady_cpu_ms_per_poll'), '.3f')} | "
             f"{fmt(r['rss_kb_per_job'], '.1f')} | {r['polls']:,} | {r['errors']} | "
             f"{fmt(r['latency_p50'], '.2f')} | {fmt(r['latency_p99'], '.2f')} | {ratio_a} | {ratio_f} |"
         )

@@ -180,13 +180,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
             report.sections.append(("local Airflow component logs", f"<unavailable: {e}>"))
 
 
+@pytest.fixture(scope="session")
+def jobapi() -> Iterator[Any]:
+    """The small generic async job API (tests/restjob/jobapi.py) on loopback, for generic REST jobs."""
+    from tests.restjob.jobapi import JobApi
+
+    with JobApi() as api:
+        yield api
+
+
 @pytest.fixture
-def airflow_sandbox(airflow_pool: AirflowPool, sandbox: Any, request: pytest.FixtureRequest) -> LocalAirflow:
-    """A running Airflow whose components reach the embedded sandbox as ``restjob_default``
-    (DAGs: tests/e2e/dags). Shared by every test that asks for it."""
+def airflow_sandbox(
+    airflow_pool: AirflowPool, sandbox: Any, jobapi: Any, request: pytest.FixtureRequest
+) -> LocalAirflow:
+    """A running Airflow whose components reach the embedded sandbox as ``restjob_default`` and the
+    generic job API as RESTJOB_JOBAPI_URL (DAGs: tests/e2e/dags). Shared by every test that asks for it."""
     af = airflow_pool.get(
         dags_folder=DEFAULT_DAGS_FOLDER,
-        env={"AIRFLOW_CONN_RESTJOB_DEFAULT": sandbox.connection_json(), "AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+        env={
+            "AIRFLOW_CONN_RESTJOB_DEFAULT": sandbox.connection_json(),
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "RESTJOB_JOBAPI_URL": jobapi.url,
+        },
     )
     request.node._local_airflow = af
     for name in af.component_names:
