@@ -156,8 +156,7 @@ _ssl_contexts: dict[str, ssl.SSLContext] = {}
 # handful of connections carry it; the limit matters for bursts (the 300-token bucket burst,
 # retries, stops).  100 lets a full burst go out in about three round trips while bounding the
 # sockets and TLS buffers (~30-60 KB each) of one process; extra requests queue FIFO in the
-# connector.  The benchmark (bench/bench_triggers.py) shows no CPU difference between 50 and 200
-# on loopback.
+# connector.  (200 before: more idle sockets, no gain - the quota, not the pool, bounds the rate.)
 CONNECTION_LIMIT = 100
 
 

@@ -13,6 +13,14 @@ When is the job stopped?
 It is NOT stopped when the triggerer shuts down or the trigger moves to another triggerer, nor by
 an old try's trigger once a new try owns another job: the guard (``should_stop``) skips the stop
 only when the task is still deferred AND the job id the current try recorded in XCom is ours.
+
+Polling at scale (thousands of triggers in one triggerer, see bench/bench_triggers.py): the
+monitoring request is prepared once per trigger (URL, body bytes, SigV4 canonical request) and
+only dated and signed per poll; every attempt takes a token from the process-wide quota bucket
+(``airflow_restjob.quota``); polls are due at fixed steps from the previous due time (loop lag is
+not added to the interval), the second poll lands at a random point of the interval (triggers
+created together - a deferral wave, a triggerer restart - spread out at once), and wake-ups are
+rounded up to a 0.1 s tick so triggers due together share one pass of the event loop.
 """
 
 from __future__ import annotations
