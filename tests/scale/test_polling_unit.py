@@ -209,3 +209,29 @@ def test_unparsable_budget_rejected(monkeypatch):
 def test_bad_poll_spec_names_the_parameter(kwargs, name):
     with pytest.raises(DefinitionError, match=name):
         PollSpec(**kwargs)
+
+
+# --- memory per deferred job -------------------------------------------------------------------------
+
+
+def test_trigger_kwargs_are_compacted_without_changing_them():
+    from airflow_restjob import stepfunctions
+    from airflow_restjob.trigger import RestJobTrigger
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:a-state-machine-name:an-execution-name-1"
+    spec = stepfunctions.job_spec(arn, PollSpec()).to_dict()
+    one = RestJobTrigger(conn_id="c", job_id=arn, spec=spec)
+    other = RestJobTrigger(
+        conn_id="c",
+        job_id=arn.replace("-1", "-2"),
+        spec=stepfunctions.job_spec(arn.replace("-1", "-2"), PollSpec()).to_dict(),
+    )
+    assert one.serialize()[1]["spec"] == spec  # what is stored is unchanged
+    assert one.spec["poll"] is other.spec["poll"]  # equal settings are shared between triggers
+    assert one.spec["end_values"] is other.spec["end_values"]
+    assert one.spec["monitor"] is not other.spec["monitor"]  # job-specific parts are not
+    assert one.spec["monitor"]["body"]["executionArn"] is one.job_id  # the ARN is stored once
+    changed = RestJobTrigger(
+        conn_id="c", job_id=arn, spec={**spec, "poll": {**spec["poll"], "interval": 20.0}}
+    )
+    assert changed.spec["poll"]["interval"] == 20.0 and one.spec["poll"]["interval"] == 10.0
