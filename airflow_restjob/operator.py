@@ -63,6 +63,7 @@ FAIL_FAST_CODES = {
     EndCode.CREDENTIALS,
 }
 DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
+MIN_EVENT_DELAY = 5.0  # seconds after deferral before the trigger's event (see RestJobTrigger._final)
 TRIGGER_FAIL = "__fail__"
 JOB_ID_KEY = "job_id"
 TAKEOVER_KEY = "takeover"
@@ -192,6 +193,7 @@ class RestJobBaseOperator(BaseOperator):
                     id_xcom_key=self.id_xcom_key,
                     stop_on_kill=self.stop_on_kill,
                     reason=reason,
+                    not_before=time.time() + MIN_EVENT_DELAY,
                 ),
                 method_name="execute_complete",
                 # backstop if no triggerer runs the trigger: the scheduler fails the deferral a little
@@ -401,7 +403,7 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         deferrable: bool = True,
         first_poll_delay: float = 2.0,
         poll_interval: float = 10.0,
-        max_poll_interval: float = 60.0,
+        max_poll_interval: float | None = None,
         poll_backoff: float = 1.0,
         max_polls: int | None = None,
         max_wait: float | None = DEFAULT_MAX_WAIT,
@@ -420,7 +422,7 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
             kwargs.get("task_id"),
             first_delay=first_poll_delay,
             interval=poll_interval,
-            max_interval=max(max_poll_interval, poll_interval),
+            max_interval=max(60.0, poll_interval) if max_poll_interval is None else max_poll_interval,
             backoff=poll_backoff,
             max_polls=max_polls,
             max_wait=max_wait,
@@ -631,7 +633,7 @@ class RestJobOperator(RestJobBaseOperator):
             task_id,
             first_delay=monitoring.first_monitor_interval if monitoring else interval,
             interval=interval,
-            max_interval=max(max_poll_interval or interval, interval),
+            max_interval=interval if max_poll_interval is None else max_poll_interval,
             backoff=poll_backoff,
             max_polls=monitoring.polling_count if monitoring else None,
             max_wait=max_wait,

@@ -140,6 +140,7 @@ class RestJobTrigger(BaseTrigger):
         id_xcom_key: str = "execution_arn",
         stop_on_kill: bool = True,
         reason: str = "max_wait",
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -150,6 +151,8 @@ class RestJobTrigger(BaseTrigger):
         self.id_xcom_key = id_xcom_key
         self.stop_on_kill = stop_on_kill
         self.reason = reason
+        self.not_before = not_before
+        self._finished = False
 
     @property
     def log(self) -> Any:
@@ -168,6 +171,7 @@ class RestJobTrigger(BaseTrigger):
                 "id_xcom_key": self.id_xcom_key,
                 "stop_on_kill": self.stop_on_kill,
                 "reason": self.reason,
+                "not_before": self.not_before,
             },
         )
 
@@ -200,7 +204,9 @@ class RestJobTrigger(BaseTrigger):
                 await asyncio.sleep(wake - now if wake > now else 0.0)
                 limit = wait.limit_reached(time.time())
                 if limit:
-                    yield await self._give_up(hook, spec, *limit)
+                    event = await self._give_up(hook, spec, *limit)
+                    await self._final()
+                    yield event
                     return
                 try:
                     current = await hook.aclient()
@@ -224,11 +230,13 @@ class RestJobTrigger(BaseTrigger):
                         self.log.warning("Poll of %s failed, will poll again: %s", self.job_id, error)
                         wait.failed_poll()
                         continue
+                    await self._final()
                     yield self._event("error", error=error.with_execution(self.job_id))
                     return
                 if changed:
                     self.log.info("%s %s is %s", spec.label, self.job_id, verdict.status)
                 if verdict.ended:
+                    await self._final()
                     yield self._event(
                         "success" if verdict.success else "failed",
                         job_status=verdict.status,
@@ -239,11 +247,25 @@ class RestJobTrigger(BaseTrigger):
                     return
                 del reply, verdict  # do not hold the last response while sleeping (memory per job)
         except asyncio.CancelledError as cancel:
-            if not HAS_TRIGGER_ON_KILL and self.stop_on_kill:
+            # after the final event the triggerer (3.1) cancels run(): the job has ended, nothing to stop
+            if not HAS_TRIGGER_ON_KILL and self.stop_on_kill and not self._finished:
                 await self._stop_in_background(
                     hook, spec, "cancelled", default_stop=False, note=str(cancel.args)
                 )
             raise
+
+    async def _final(self) -> None:
+        """Before the final event: mark the job ended, and wait until ``not_before``.
+
+        Airflow can lose a task whose trigger fires within seconds of deferring (the worker's
+        "deferred" exit reaches the scheduler after the task was already re-queued, and the task is
+        failed); the operator asks for its event no earlier than a few seconds after deferral.
+        """
+        self._finished = True
+        if self.not_before is not None:
+            wait = self.not_before - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     def _event(self, status: str, error: RestJobError | None = None, **payload: Any) -> TriggerEvent:
         body: dict[str, Any] = {"status": status, "job_id": self.job_id, **payload}
@@ -288,8 +310,28 @@ class RestJobTrigger(BaseTrigger):
         if not stop:
             self.log.info("Not stopping %s %s: %s", spec.label, self.job_id, why)
             return
+        if await self._already_ended(hook, spec):
+            self.log.info("Not stopping %s %s: it has already ended (%s)", spec.label, self.job_id, why)
+            return
         self.log.info("Stopping %s %s: %s", spec.label, self.job_id, why)
         await stop_job_async(hook, spec, self.job_id, "airflow-restjob: task cancelled", f"{path}: {why}")
+
+    async def _already_ended(self, hook: RestJobHook, spec: JobSpec) -> bool:
+        """One monitoring call: a job that has ended needs no stop (e.g. a frozen triggerer resumed
+        after the task finished elsewhere). Any error means "unknown": stop anyway."""
+        try:
+            client = await hook.aclient()
+            reply = await client.request(
+                spec.monitor.method,
+                spec.monitor.path,
+                spec.monitor.body,
+                query=spec.monitor.query,
+                headers=spec.monitor.headers,
+                timeout=spec.monitor.timeout,
+            )
+            return spec.judge(reply.data).ended
+        except Exception:
+            return False
 
     async def should_stop(self) -> tuple[bool, str]:
         """The guard: is the task still waiting on THIS job? Returns (stop?, reason)."""

@@ -36,7 +36,7 @@ with DAG(
     StepFunctionsExecutionOperator(
         task_id="sync_reservations",
         state_machine_arn="{{ var.value.get('rental_car_sync_state_machine_arn', '" + SANDBOX + "succeed') }}",
-        input={"business_day": "{{ dag_run.run_after | ds }}", "job": "reservation-sync"},
+        input={"business_day": "{{ dag_run.run_after.astimezone(macros.dateutil.tz.gettz('Asia/Tokyo')).strftime('%Y-%m-%d') }}", "job": "reservation-sync"},
     )
 
 with DAG(
@@ -52,5 +52,5 @@ with DAG(
     StepFunctionsExecutionOperator(
         task_id="settle_month",
         state_machine_arn="{{ var.value.get('rental_car_settlement_state_machine_arn', '" + SANDBOX + "succeed') }}",
-        input={"settlement_day": "{{ dag_run.run_after | ds }}", "job": "monthly-settlement"},
+        input={"settlement_day": "{{ dag_run.run_after.astimezone(macros.dateutil.tz.gettz('Asia/Tokyo')).strftime('%Y-%m-%d') }}", "job": "monthly-settlement"},
     )

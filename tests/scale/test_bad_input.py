@@ -40,11 +40,6 @@ def test_operator_rejects_bad_poll_parameters(kwargs, name):
     assert "Task 't'" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operator.py passes max(max_poll_interval, poll_interval) to PollSpec, so a cap below the "
-    "interval is silently raised instead of rejected; PollSpec itself rejects it (test_polling_unit)",
-)
 def test_operator_rejects_a_cap_below_the_interval():
     with pytest.raises(DefinitionError, match="max_poll_interval"):
         make(poll_interval=30, max_poll_interval=10)
