@@ -37,6 +37,17 @@ class RequestSpec:
     headers: dict[str, str] | None = None
     timeout: float | None = None
 
+    def call_args(self) -> dict[str, Any]:
+        """Keyword arguments of ``SyncClient.request`` / ``AsyncClient.request`` / ``prepare``."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "body": self.body,
+            "query": self.query,
+            "headers": self.headers,
+            "timeout": self.timeout,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -246,14 +246,7 @@ class RestJobBaseOperator(BaseOperator):
                     context, {"status": status, "job_id": job_id, "message": why, "stopped": stopped}
                 )
             try:
-                reply = client.request(
-                    monitor.method,
-                    monitor.path,
-                    monitor.body,
-                    query=monitor.query,
-                    headers=monitor.headers,
-                    timeout=monitor.timeout,
-                )
+                reply = client.request(**monitor.call_args())
                 verdict, changed = wait.observe(reply.data)
             except RestJobError as error:
                 if not error.retryable:

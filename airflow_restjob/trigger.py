@@ -212,14 +212,7 @@ class RestJobTrigger(BaseTrigger):
                     current = await hook.aclient()
                     if current is not client or call is None:
                         client = current
-                        call = client.prepare(
-                            monitor.method,
-                            monitor.path,
-                            monitor.body,
-                            query=monitor.query,
-                            headers=monitor.headers,
-                            timeout=monitor.timeout,
-                        )
+                        call = client.prepare(**monitor.call_args())
                     # every attempt (retries too) takes a token of the process-wide quota bucket
                     reply = await client.send(call, gate=budget_for(client.settings))
                     verdict, changed = wait.observe(reply.data)
@@ -321,14 +314,7 @@ class RestJobTrigger(BaseTrigger):
         after the task finished elsewhere). Any error means "unknown": stop anyway."""
         try:
             client = await hook.aclient()
-            reply = await client.request(
-                spec.monitor.method,
-                spec.monitor.path,
-                spec.monitor.body,
-                query=spec.monitor.query,
-                headers=spec.monitor.headers,
-                timeout=spec.monitor.timeout,
-            )
+            reply = await client.request(**spec.monitor.call_args())
             return spec.judge(reply.data).ended
         except Exception:
             return False

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_stop_paths import wait_until
+from tests.e2e.waiting import wait_until
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import pytest
 
 from airflow_restjob import stepfunctions as sfn
 from airflow_restjob.local_airflow import LocalAirflow, RestApiClient, RestApiError
+from tests.e2e.waiting import wait_until
 
 DAGS_FOLDER = (Path(__file__).parent / "dags").absolute()
 DAG_ID = "ha_mapped"
@@ -55,15 +56,6 @@ def af(airflow_pool, sandbox, request) -> LocalAirflow:
 
 
 # ------------------------------------------------------------------------------------- helpers
-def wait_until(probe, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 
 
 def trigger(api: RestApiClient, tag: str, wait_seconds: int) -> str:

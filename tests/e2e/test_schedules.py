@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from airflow_restjob.local_airflow import LocalAirflow, RestApiClient
+from tests.e2e.waiting import wait_until
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
 TZ = ZoneInfo("Asia/Tokyo")
@@ -31,17 +31,6 @@ TIMETABLE = "airflow_restjob.timetable.BusinessDayTimetable"
 @pytest.fixture
 def af(airflow_sandbox) -> LocalAirflow:
     return airflow_sandbox
-
-
-def wait_until(probe, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 
 
 def when(value: str | None) -> datetime.datetime | None:

@@ -12,22 +12,12 @@ import time
 import pytest
 
 from airflow_restjob.local_airflow import LocalAirflow, RestApiClient
+from tests.e2e.waiting import wait_until
 
 
 @pytest.fixture
 def af(airflow_sandbox) -> LocalAirflow:
     return airflow_sandbox
-
-
-def wait_until(probe, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 
 
 def start(api: RestApiClient, dag_id: str, state: str = "deferred", sandbox=None) -> tuple[str, str]:
