@@ -33,8 +33,9 @@ pytestmark = pytest.mark.integration
 
 QUOTA_N = int(os.environ.get("RESTJOB_QUOTA_N", "1000"))
 # the gateway's own retries of throttled calls make a few throttles harmless; a broken bucket
-# (no shared budget) throttles hundreds of the ~1,300 calls
-MAX_THROTTLED = 5
+# (no shared budget) throttles hundreds of the ~1,300 calls. Under heavy CPU load (a full CI run)
+# the two buckets' clocks drift a little: 6 of ~1,100 were seen once, so the bound is ~1 %.
+MAX_THROTTLED = 15
 
 
 @pytest.fixture()
