@@ -204,12 +204,5 @@ def airflow_sandbox(
         },
     )
     request.node._local_airflow = af
-    for name in af.component_names:
-        if af.is_paused(name):
-            af.resume(name)
-    dead = [name for name in af.component_names if not af.is_running(name)]
-    for name in dead:
-        af.start_component(name, wait=False)
-    if dead:
-        af.wait_healthy()
+    airflow_pool.repair(af)
     return af
