@@ -158,6 +158,7 @@ _ssl_contexts: dict[str, ssl.SSLContext] = {}
 # sockets and TLS buffers (~30-60 KB each) of one process; extra requests queue FIFO in the
 # connector.  (200 before: more idle sockets, no gain - the quota, not the pool, bounds the rate.)
 CONNECTION_LIMIT = 100
+_slots: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
 
 
 def shared_session() -> aiohttp.ClientSession:
@@ -173,6 +174,24 @@ def shared_session() -> aiohttp.ClientSession:
         )
         _sessions[id(loop)] = (loop, session)
         return session
+    return entry[1]
+
+
+def request_slot() -> asyncio.Semaphore:
+    """At most ``CONNECTION_LIMIT`` requests of this event loop are built and in flight at once.
+
+    Waiting here costs a future; waiting in aiohttp's connector costs a whole signed request
+    (headers, request and response objects: a few KB). When thousands of triggers poll together
+    (the first polls after a deferral wave or a triggerer restart) that is the difference between
+    a few hundred KB and tens of MB, and Python keeps most of such a peak as RSS afterwards.
+    """
+    loop = asyncio.get_running_loop()
+    entry = _slots.get(id(loop))
+    if entry is None or entry[0] is not loop:
+        for key, (other, _) in list(_slots.items()):
+            if other.is_closed():
+                del _slots[key]
+        entry = _slots[id(loop)] = (loop, asyncio.Semaphore(CONNECTION_LIMIT))
     return entry[1]
 
 
@@ -369,7 +388,7 @@ class AsyncClient:
         if self._ssl is None:
             self._ssl = await _ssl_for(self.settings.verify)
         try:
-            async with shared_session().request(
+            async with request_slot(), shared_session().request(
                 call.method,
                 call.url,
                 data=call.data,

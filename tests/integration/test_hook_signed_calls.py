@@ -199,3 +199,31 @@ def test_test_connection_reports_api_gateway_message(sandbox, monkeypatch):
     )
     ok, message = RestJobHook("noinvoke").test_connection()
     assert not ok and "not authorized to perform: execute-api:Invoke" in message
+
+
+def test_async_requests_in_flight_are_bounded_per_event_loop(sandbox, monkeypatch):
+    """Thousands of triggers polling at once queue for a slot before a request is even built."""
+    import airflow_restjob.client as client_module
+
+    sandbox.clear_log()
+    sandbox.faults.inject(resource="describe-execution", kind="delay", count=12, delay_seconds=0.3)
+    s = settings_for(sandbox)
+
+    async def go():
+        try:
+            client_module.shared_session()  # its connector keeps the default limit (100) ...
+            monkeypatch.setattr(client_module, "CONNECTION_LIMIT", 3)  # ... the request slots get 3
+            client = AsyncClient(s, FAST)
+            return await asyncio.gather(
+                *(client.post("describe-execution", {"executionArn": UNKNOWN_ARN}) for _ in range(12)),
+                return_exceptions=True,
+            )
+        finally:
+            await close_shared_sessions()
+
+    results = asyncio.run(go())
+    assert all(isinstance(r, ServiceError) for r in results), results  # 12 answers (unknown ARN)
+    spans = [(e["time"], e["time"] + e["duration"]) for e in sandbox.request_log()]
+    assert len(spans) == 12
+    most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+    assert 1 <= most <= 3
