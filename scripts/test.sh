@@ -9,14 +9,29 @@ source scripts/venv.sh
 AIRFLOW_VERSIONS=${AIRFLOW_VERSIONS:-"$LOWEST_AIRFLOW $NEWEST_AIRFLOW"}
 export PYTHONDONTWRITEBYTECODE=1
 
-# --- Chromium for tests/e2e/test_ui_browser.py (skips without it): install once, as root with
-# apt-get only; a failed install never fails this script.
+# --- Chromium for tests/e2e/test_ui_browser.py: install once, as root with apt-get only; a failed
+# install does not stop this script, but the browser test then FAILS (it skips only with
+# RESTJOB_SKIP_BROWSER_TESTS=1). Playwright launches the system Chromium binary, found as the test
+# does: $E2E_CHROMIUM, chromium, chromium-browser or google-chrome (chromedriver is not used by it).
+chromium_found() {
+  local name
+  for name in ${E2E_CHROMIUM:-} chromium chromium-browser google-chrome; do
+    command -v "$name" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing chromium and chromium-driver (apt-get) for the browser UI test"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        chromium chromium-driver; } >/dev/null 2>&1 || echo "   (chromium not installed: the browser UI test will skip)"
+        chromium chromium-driver; } >/dev/null 2>&1 || echo "   (apt-get install chromium chromium-driver failed)"
   fi
+fi
+if ! chromium_found && [ "${RESTJOB_SKIP_BROWSER_TESTS:-}" != 1 ]; then
+  echo "!! Chromium is not installed (no \$E2E_CHROMIUM, chromium, chromium-browser or google-chrome" \
+    "on PATH): tests/e2e/test_ui_browser.py will FAIL." >&2
+  echo "!! Install it (as root): apt-get install chromium chromium-driver;" \
+    "or set RESTJOB_SKIP_BROWSER_TESTS=1 to skip the browser UI test." >&2
 fi
 # --- end Chromium
 

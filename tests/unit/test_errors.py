@@ -1,4 +1,5 @@
 import json
+import random
 
 import pytest
 
@@ -99,19 +100,64 @@ def test_error_keeps_execution_id_in_message():
     assert err.execution_id == "arn:aws:states:x" and "arn:aws:states:x" in str(err)
 
 
-def test_retry_policy_gives_up_on_non_retryable_and_after_max_attempts():
-    state = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02).start()
+@pytest.fixture
+def uniform_bounds(monkeypatch):
+    """Replace ``random.uniform`` (the full jitter draw in ``RetryState.next_delay``) with one that
+    records its bounds and returns the upper one: the worst case, deterministic."""
+    bounds: list[tuple[float, float]] = []
+
+    def uniform(a: float, b: float) -> float:
+        bounds.append((a, b))
+        return b
+
+    monkeypatch.setattr(random, "uniform", uniform)
+    return bounds
+
+
+def test_retry_policy_gives_up_on_non_retryable_and_after_max_attempts(uniform_bounds):
+    state = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.03).start()
     auth = e.AuthError("no")
     with pytest.raises(e.AuthError):
         state.next_delay(auth)
-    state = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02).start()
+    assert uniform_bounds == []  # never retried, no delay drawn
+    state = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.03).start()
     t = e.TransientError("x")
-    assert 0 <= state.next_delay(t) <= 0.02
-    assert 0 <= state.next_delay(t) <= 0.02 or True
-    with pytest.raises(e.TransientError):
+    # full jitter: uniform(0, min(max_delay, base_delay * 2**attempt))
+    assert state.next_delay(t) == 0.02  # attempt 1: 0.01 * 2
+    assert state.next_delay(t) == 0.03  # attempt 2: 0.01 * 4 = 0.04, capped at max_delay
+    assert uniform_bounds == [(0, 0.02), (0, 0.03)]
+    with pytest.raises(e.TransientError):  # attempt 3 of max_attempts=3: give up
         state.next_delay(t)
+    assert len(uniform_bounds) == 2
 
 
-def test_retry_after_is_honoured_up_to_max_delay():
-    state = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=2.0).start()
-    assert state.next_delay(e.ThrottledError("x", retry_after=1.5)) >= 1.5
+def test_full_jitter_draws_stay_within_bounds(monkeypatch):
+    monkeypatch.setattr(random, "uniform", random.Random(20260101).uniform)  # real draws, seeded
+    policy = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05, max_elapsed=1e6)
+    t = e.TransientError("x")
+    delays = []
+    for _ in range(200):
+        state = policy.start()
+        delays.append([state.next_delay(t) for _ in range(4)])
+    for attempt, upper in enumerate((0.02, 0.04, 0.05, 0.05)):
+        column = [d[attempt] for d in delays]
+        assert all(0 <= d <= upper for d in column), (attempt, max(column))
+        assert max(column) > upper / 2  # jittered over the range, not a constant
+
+
+def test_retry_after_is_honoured_up_to_max_delay(uniform_bounds):
+    policy = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=2.0)
+    # the jitter (at most 0.02 on attempt 1) is below Retry-After: Retry-After wins, exactly
+    assert policy.start().next_delay(e.ThrottledError("x", retry_after=1.5)) == 1.5
+    # Retry-After above max_delay is capped at max_delay
+    assert policy.start().next_delay(e.ThrottledError("x", retry_after=30)) == 2.0
+    # a jitter above Retry-After is kept (max of the two)
+    slow = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=20.0)
+    assert slow.start().next_delay(e.ThrottledError("x", retry_after=0.5)) == 2.0
+    assert uniform_bounds == [(0, 0.02), (0, 0.02), (0, 2.0)]
+
+
+def test_retry_gives_up_when_the_delay_would_pass_max_elapsed(uniform_bounds):
+    policy = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=20.0, max_elapsed=10.0)
+    with pytest.raises(e.ThrottledError):
+        policy.start().next_delay(e.ThrottledError("x", retry_after=15))
