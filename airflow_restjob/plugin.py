@@ -10,14 +10,15 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_restjob.timetable import BusinessDayTimetable
+from airflow_restjob.timetables import legacy
+from airflow_restjob.timetables.business_day import BusinessDayTimetable
 
 
 class RestJobPlugin(AirflowPlugin):
-    """Registers the business-day timetable (and, later, operator extra links)."""
+    """Registers the business-day timetable, under its module path and the first release's."""
 
     name = "restjob"
-    timetables: list[type[Any]] = [BusinessDayTimetable]
+    timetables: list[type[Any]] = [BusinessDayTimetable, legacy.BusinessDayTimetable]
     # Operator extra links (e.g. a link to the Step Functions execution) are appended here:
     # instances of BaseOperatorLink subclasses, see Airflow's plugin documentation.
     operator_extra_links: list[Any] = []

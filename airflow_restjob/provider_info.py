@@ -13,7 +13,7 @@ PACKAGE_NAME = "airflow-provider-restjob"
 
 
 def get_provider_info() -> dict[str, Any]:
-    from airflow_restjob.connection_type import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
+    from airflow_restjob.connections.form import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
 
     return {
         "package-name": PACKAGE_NAME,
@@ -28,17 +28,21 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.hook"]}],
-        "operators": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.operator"]}],
-        "triggers": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.trigger"]}],
+        "hooks": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.hooks.rest_job", "airflow_restjob.hooks.step_functions"]}],
+        "operators": [{"integration-name": "REST Job", "python-modules": [
+                    "airflow_restjob.operators.base",
+                    "airflow_restjob.operators.step_functions",
+                    "airflow_restjob.operators.rest_job",
+                ],}],
+        "triggers": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.triggers.rest_job"]}],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,
-                "hook-class-name": "airflow_restjob.hook.RestJobHook",
+                "hook-class-name": "airflow_restjob.hooks.rest_job.RestJobHook",
                 "hook-name": HOOK_NAME,
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
                 "conn-fields": CONN_FIELDS,
             }
         ],
-        "extra-links": ["airflow_restjob.links.StepFunctionsExecutionLink"],
+        "extra-links": ["airflow_restjob.links.step_functions.StepFunctionsExecutionLink"],
     }

@@ -20,8 +20,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from airflow_restjob.local_airflow import LocalAirflow
 from airflow_restjob.sandbox import Sandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test harness lives in tests/harness
+from tests.harness.local_airflow import LocalAirflow  # noqa: E402
 
 DAGS = Path(__file__).parent / "dags"
 POLL_INTERVAL = 5.0

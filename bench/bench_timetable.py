@@ -13,8 +13,8 @@ import time
 import pendulum
 from airflow.timetables.base import TimeRestriction
 
-from airflow_restjob.calendar import BusinessCalendar
-from airflow_restjob.timetable import BusinessDayTimetable
+from airflow_restjob.timetables.business_calendar import BusinessCalendar
+from airflow_restjob.timetables.business_day import BusinessDayTimetable
 
 CALLS = 2000
 

@@ -23,7 +23,7 @@ For every N and poller, a fresh child process (so RSS and CPU are its own):
    latency (event time - execution end time) p50 / p99.
 
 Pollers:
-- ``ours``: ``airflow_restjob.trigger.RestJobTrigger`` (Step Functions spec, first poll after
+- ``ours``: ``airflow_restjob.triggers.rest_job.RestJobTrigger`` (Step Functions spec, first poll after
   ``--first-delay``, then every ``--interval`` +-10 % jitter), quota bucket set out of the way
   (``AIRFLOW__RESTJOB__POLL_BUDGET_*``);
 - ``amazon``: ``StepFunctionsExecutionCompleteTrigger`` (``waiter_delay=--interval``; it polls
@@ -83,9 +83,9 @@ def stub_counts(port: int) -> dict[str, int]:
 def build_kwargs(poller: str, arn: str, args: argparse.Namespace, port: int) -> tuple[str, dict[str, Any]]:
     """(classpath, kwargs) as the scheduler stores them for one deferred task."""
     if poller == "ours":
-        from airflow_restjob import stepfunctions
-        from airflow_restjob.job import PollSpec
-        from airflow_restjob.trigger import RestJobTrigger
+        from airflow_restjob.rest_job import step_functions as stepfunctions
+        from airflow_restjob.rest_job.spec import PollSpec
+        from airflow_restjob.triggers.rest_job import RestJobTrigger
 
         poll = PollSpec(
             first_delay=args.first_delay,
@@ -276,7 +276,7 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
     counts1 = stub_counts(port)
     await asyncio.sleep(0.1)  # let cancelled tasks unwind before closing the sessions
     if poller == "ours":
-        from airflow_restjob.client import close_shared_sessions
+        from airflow_restjob.transport.aio import close_shared_sessions
 
         await close_shared_sessions()
     if _floor_session is not None:

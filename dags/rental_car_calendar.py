@@ -18,8 +18,8 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_restjob.operator import StepFunctionsExecutionOperator
-from airflow_restjob.timetable import BusinessDayTimetable
+from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
+from airflow_restjob.timetables.business_day import BusinessDayTimetable
 
 CALENDAR_FILE = Path(__file__).parent / "calendars" / "rental_car_jp.json"
 START = pendulum.datetime(2025, 1, 1, tz="Asia/Tokyo")

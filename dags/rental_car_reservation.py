@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, task
 
-from airflow_restjob.operator import StepFunctionsExecutionOperator
+from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
 
 SANDBOX_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:rental_car"
 

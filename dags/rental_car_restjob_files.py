@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, task
 
-from airflow_restjob.operator import RestJobOperator
+from airflow_restjob.operators.rest_job import RestJobOperator
 
 with DAG(
     dag_id="rental_car_restjob_files",

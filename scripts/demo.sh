@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 py=$(setup_venv "$NEWEST_AIRFLOW" "sandbox,holidays")
-exec "$py" -m airflow_restjob.cli demo "$@"
+exec "$py" -m tests.harness.demo "$@"

@@ -47,7 +47,7 @@ def airflow_db() -> str:
 def restjob_conn(sandbox, monkeypatch) -> str:
     """AIRFLOW_CONN_RESTJOB_DEFAULT pointing at the sandbox with invoke permission."""
     monkeypatch.setenv("AIRFLOW_CONN_RESTJOB_DEFAULT", sandbox.connection_json())
-    from airflow_restjob.hook import RestJobHook
+    from airflow_restjob.hooks.rest_job import RestJobHook
 
     RestJobHook.forget_cached_settings()
     return "restjob_default"

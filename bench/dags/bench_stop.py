@@ -6,7 +6,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG
 
-from airflow_restjob.operator import StepFunctionsExecutionOperator
+from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 

@@ -16,12 +16,12 @@ import pendulum  # noqa: E402
 import pytest  # noqa: E402
 from airflow.timetables.base import TimeRestriction  # noqa: E402
 
-from airflow_restjob.calendar import BusinessCalendar  # noqa: E402
 from airflow_restjob.plugin import RestJobPlugin  # noqa: E402
-from airflow_restjob.timetable import BusinessDayTimetable  # noqa: E402
+from airflow_restjob.timetables.business_calendar import BusinessCalendar  # noqa: E402
+from airflow_restjob.timetables.business_day import BusinessDayTimetable  # noqa: E402
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-QUALNAME = "airflow_restjob.timetable.BusinessDayTimetable"
+QUALNAME = "airflow_restjob.timetables.business_day.BusinessDayTimetable"
 
 
 def registered_timetables() -> dict:
@@ -126,7 +126,7 @@ def test_bad_rule_fails_dag_import(tmp_path):
     (tmp_path / "bad_bday_dag.py").write_text(
         "import pendulum\n"
         "from airflow.sdk import DAG\n"
-        "from airflow_restjob.timetable import BusinessDayTimetable\n"
+        "from airflow_restjob.timetables.business_day import BusinessDayTimetable\n"
         "with DAG('bad_bday', start_date=pendulum.datetime(2025, 1, 1),\n"
         "         schedule=BusinessDayTimetable.nth_business_day({'country': 'JP'}, 25)):\n"
         "    pass\n"

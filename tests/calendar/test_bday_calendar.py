@@ -1,4 +1,4 @@
-"""Unit tests of airflow_restjob.calendar."""
+"""Unit tests of airflow_restjob.timetables.business_calendar."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from airflow_restjob.calendar import (
+from airflow_restjob.timetables.business_calendar import (
     BusinessCalendar,
     CalendarError,
     CombinedCalendar,

@@ -18,8 +18,8 @@ import pendulum
 import pytest
 from airflow.timetables.base import TimeRestriction
 
-from airflow_restjob.calendar import BusinessCalendar, CombinedCalendar
-from airflow_restjob.timetable import BusinessDayTimetable
+from airflow_restjob.timetables.business_calendar import BusinessCalendar, CombinedCalendar
+from airflow_restjob.timetables.business_day import BusinessDayTimetable
 
 FIRST, LAST = dt.date(2020, 1, 1), dt.date(2035, 12, 31)
 YEARS = range(2019, 2037)

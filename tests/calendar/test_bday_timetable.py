@@ -1,4 +1,4 @@
-"""Unit tests of airflow_restjob.timetable.BusinessDayTimetable (rules, DST, catchup, bad input)."""
+"""Unit tests of airflow_restjob.timetables.business_day.BusinessDayTimetable (rules, DST, catchup, bad input)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from airflow.exceptions import AirflowTimetableInvalid
 from airflow.timetables.base import DataInterval, TimeRestriction
 
-from airflow_restjob import timetable as tt_mod
-from airflow_restjob.calendar import BusinessCalendar
-from airflow_restjob.timetable import BusinessDayTimetable as T
+from airflow_restjob.timetables import business_day as tt_mod
+from airflow_restjob.timetables.business_calendar import BusinessCalendar
+from airflow_restjob.timetables.business_day import BusinessDayTimetable as T
 
 TOKYO = "Asia/Tokyo"
 

@@ -1,6 +1,6 @@
-"""Fixtures for end-to-end tests against a REAL local Airflow (see airflow_restjob.local_airflow).
+"""Fixtures for end-to-end tests against a REAL local Airflow (see tests.harness.local_airflow).
 
-Use the ``airflow`` fixture (a started :class:`~airflow_restjob.local_airflow.LocalAirflow`; its
+Use the ``airflow`` fixture (a started :class:`~tests.harness.local_airflow.LocalAirflow`; its
 REST client is ``airflow.client``). One Airflow runs at a time and is shared by every test that asks
 for the same configuration; a test or module that needs another one says so with a marker::
 
@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from airflow_restjob.local_airflow import LocalAirflow
-from airflow_restjob.local_postgres import LocalPostgres
+from tests.harness.local_airflow import LocalAirflow
+from tests.harness.local_postgres import LocalPostgres
 
 E2E_DIR = Path(__file__).parent
 REPO_ROOT = E2E_DIR.parent.parent

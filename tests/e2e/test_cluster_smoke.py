@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_restjob.local_airflow import LocalAirflow, RestApiClient
+from tests.harness.local_airflow import LocalAirflow, RestApiClient
 
 
 def _run_smoke_dag(api: RestApiClient) -> tuple[str, float]:

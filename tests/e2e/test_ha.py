@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_restjob import stepfunctions as sfn
-from airflow_restjob.local_airflow import LocalAirflow, RestApiClient, RestApiError
+from airflow_restjob.rest_job import step_functions as sfn
 from tests.e2e.waiting import wait_until
+from tests.harness.local_airflow import LocalAirflow, RestApiClient, RestApiError
 
 DAGS_FOLDER = (Path(__file__).parent / "dags").absolute()
 DAG_ID = "ha_mapped"

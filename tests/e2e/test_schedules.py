@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_restjob.local_airflow import LocalAirflow, RestApiClient
 from tests.e2e.waiting import wait_until
+from tests.harness.local_airflow import LocalAirflow, RestApiClient
 
 DAGS_FOLDER = Path(__file__).parent / "dags"
 TZ = ZoneInfo("Asia/Tokyo")
 UTC = datetime.timezone.utc
 AT = datetime.time(6, 0)
-TIMETABLE = "airflow_restjob.timetable.BusinessDayTimetable"
+TIMETABLE = "airflow_restjob.timetables.business_day.BusinessDayTimetable"
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from airflow_restjob.local_airflow import LocalAirflow, RestApiClient
 from tests.e2e.waiting import wait_until
+from tests.harness.local_airflow import LocalAirflow, RestApiClient
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def assert_not_stopped(sandbox, arn: str, observe: float = 8.0) -> None:
 
 
 def cleanup(sandbox, arn: str) -> None:
-    from airflow_restjob.hook import RestJobHook
+    from airflow_restjob.hooks.rest_job import RestJobHook
 
     if sandbox.describe_execution(arn)["status"] == "RUNNING":
         RestJobHook().post("stop-execution", {"executionArn": arn})

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_restjob.connection_type import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
+from airflow_restjob.connections.form import CONN_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
 
 DAG_ID = "e2e_sfn_succeed"
 CONN_ID = "restjob_ui_browser"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from airflow_restjob.client import AsyncClient, SyncClient, close_shared_sessions
+from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.errors import (
     AuthError,
     EndCode,
@@ -20,10 +20,11 @@ from airflow_restjob.errors import (
     TransientError,
     UnparsableResponseError,
 )
-from airflow_restjob.hook import RestJobHook
-from airflow_restjob.retry import RetryPolicy
+from airflow_restjob.hooks.rest_job import RestJobHook
+from airflow_restjob.rest_job.retry import RetryPolicy
 from airflow_restjob.sandbox.sigv4 import Credentials
-from airflow_restjob.settings import ConnectionSettings
+from airflow_restjob.transport.aio import AsyncClient, close_shared_sessions
+from airflow_restjob.transport.sync import SyncClient
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2, max_elapsed=10)
 UNKNOWN_ARN = "arn:aws:states:us-east-1:123456789012:execution:succeed:does-not-exist"
@@ -203,7 +204,7 @@ def test_test_connection_reports_api_gateway_message(sandbox, monkeypatch):
 
 def test_async_requests_in_flight_are_bounded_per_event_loop(sandbox, monkeypatch):
     """Thousands of triggers polling at once queue for a slot before a request is even built."""
-    import airflow_restjob.client as client_module
+    import airflow_restjob.transport.aio as client_module
 
     sandbox.clear_log()
     sandbox.faults.inject(resource="describe-execution", kind="delay", count=12, delay_seconds=0.3)

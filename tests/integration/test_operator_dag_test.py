@@ -122,33 +122,21 @@ def test_transient_faults_during_the_wait_do_not_fail_the_task(sandbox, restjob_
 
 def test_same_try_twice_reattaches_to_one_execution(sandbox, restjob_conn):
     """A worker that died after StartExecution runs the try again: one execution, re-attached."""
-    from airflow_restjob.hook import RestJobHook
-    from airflow_restjob.operator import StepFunctionsExecutionOperator
-    from airflow_restjob.stepfunctions import derive_name
-
-    class Ti:
-        dag_id, task_id, run_id, map_index, try_number = "d", "run", "manual__idem", -1, 1
-
-        def __init__(self):
-            self.pushed = {}
-
-        def xcom_push(self, key, value):
-            self.pushed[key] = value
+    from airflow_restjob.hooks.step_functions import StepFunctionsHook
+    from airflow_restjob.rest_job.step_functions import derive_name
 
     sm = sandbox.state_machine_arn("long")
-    name = derive_name(Ti.dag_id, Ti.task_id, Ti.run_id, Ti.map_index, Ti.try_number)
-    assert name == derive_name("d", "run", "manual__idem", -1, 1)
-    client = RestJobHook(restjob_conn).client()
-    op = StepFunctionsExecutionOperator(task_id="run", state_machine_arn=sm)
-    arns = [op._start(client, sm, name, '{"a": 1}', Ti()) for _ in range(2)]
-    assert arns[0] == arns[1]
+    name = derive_name("d", "run", "manual__idem", -1, 1)
+    hook = StepFunctionsHook(restjob_conn)
+    arns = [hook.start_execution(sm, name, '{"a": 1}') for _ in range(2)]
+    assert arns[0] == arns[1] == sm.replace(":stateMachine:", ":execution:") + ":" + name
     executions = [e for e in sandbox.list_executions(sm) if e["name"] == name]
     assert len(executions) == 1 and executions[0]["status"] == "RUNNING"
-    client.post("stop-execution", {"executionArn": arns[0]})
+    hook.stop_execution(arns[0])
 
 
 def test_derived_names_are_valid_and_unique_per_try():
-    from airflow_restjob.stepfunctions import derive_name, validate_name
+    from airflow_restjob.rest_job.step_functions import derive_name, validate_name
 
     long_id = "x" * 200
     names = {derive_name(long_id, "t", "scheduled__2026-01-01T00:00:00+00:00", -1, t) for t in (1, 2, 3)}

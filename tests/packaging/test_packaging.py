@@ -37,7 +37,7 @@ def test_airflow_lists_the_provider_and_the_hook():
     assert any(p["package_name"] == "airflow-provider-restjob" for p in providers), providers
     hooks = json.loads(airflow_cli("providers", "hooks", "-o", "json"))
     ours = [h for h in hooks if h.get("connection_type") == "restjob"]
-    assert ours and ours[0]["class"] == "airflow_restjob.hook.RestJobHook", hooks
+    assert ours and ours[0]["class"] == "airflow_restjob.hooks.rest_job.RestJobHook", hooks
 
 
 def test_wheel_and_sdist_build_and_pass_twine_check(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_restjob import connection_info as ci
+from airflow_restjob.connections.routes import Route
 from airflow_restjob.errors import DefinitionError, FileOperationError
 from tests.integration.dagrun import load_dagbag
 
@@ -128,9 +129,13 @@ def test_missing_file_is_end_code_3(tmp_path):
 
 
 def test_routes():
-    assert ci.Route(base="a", auth="a").conn_id == "a"  # one connection: a plain id for the trigger
-    route = ci.Route(base="base", auth=None, proxy="px")
-    assert ci.Route.parse(route.conn_id) == route and route.label == "unsigned, base=base, proxy=px"
+    assert Route.of("a") == Route(base="a", auth="a") and Route.of("a").label == "a"
+    route = Route(base="base", auth=None, proxy="px")
+    assert route.label == "unsigned, base=base, proxy=px" and route.names == ("base", "px")
+    # the first release encoded a route in the trigger's conn_id
+    legacy = 'restjob-route:{"auth":null,"base":"base","origin":null,"proxy":"px"}'
+    assert Route.from_legacy_conn_id(legacy) == route
+    assert Route.from_legacy_conn_id("a") == Route.of("a")
 
 
 def test_unsigned_and_proxy_settings_compose():
@@ -146,12 +151,12 @@ def test_unsigned_and_proxy_settings_compose():
             "aws", host="https://x.execute-api.eu-west-1.amazonaws.com/stage", login="AK", password="SK"
         ),
     }
-    unsigned = ci.compose_settings(ci.Route(base="api", proxy="px"), conns)
+    unsigned = Route(base="api", proxy="px").settings(conns)
     assert not unsigned.signed and unsigned.base_url == "http://127.0.0.1:9/v1" and unsigned.read_timeout == 5
     assert unsigned.proxy_url == "http://proxy.corp:3128" and unsigned.proxy_password == "proxy-pass"
-    signed = ci.compose_settings(ci.Route(base="aws", auth="aws", proxy="px"), conns)
+    signed = Route(base="aws", auth="aws", proxy="px").settings(conns)
     assert signed.signed and signed.region == "eu-west-1" and signed.proxy_user == "u"
-    bare = ci.compose_settings(ci.Route(), {})
+    bare = Route().settings({})
     with pytest.raises(DefinitionError, match="relative URL"):
         bare.url("jobs")
 
@@ -162,7 +167,7 @@ def test_dag_import_error_shows_file_key_and_expectation(tmp_path):
         textwrap.dedent(
             """
             from airflow.sdk import DAG
-            from airflow_restjob.operator import RestJobOperator
+            from airflow_restjob.operators.rest_job import RestJobOperator
 
             with DAG("bad_info", schedule=None):
                 RestJobOperator(task_id="run", connection_info="info.json")
@@ -181,7 +186,7 @@ def test_dag_import_error_shows_file_key_and_expectation(tmp_path):
 
 
 def test_relative_url_without_any_connection_is_rejected_at_parse_time():
-    from airflow_restjob.operator import RestJobOperator
+    from airflow_restjob.operators.rest_job import RestJobOperator
 
     with pytest.raises(DefinitionError, match="request.url: 'jobs' is relative"):
         RestJobOperator(task_id="t", connection_info={"request": {"url": "jobs"}})

@@ -96,7 +96,7 @@ def test_add_list_show_delete(home, tmp_path):
             sys.executable,
             "-c",
             "from airflow.models import Connection; from airflow.utils.session import create_session\n"
-            "from airflow_restjob.settings import ConnectionSettings\n"
+            "from airflow_restjob.connections.settings import ConnectionSettings\n"
             "with create_session() as s:\n"
             "    c = s.query(Connection).filter_by(conn_id='aws_stepfunctions').one()\n"
             "    st = ConnectionSettings.from_connection(c)\n"

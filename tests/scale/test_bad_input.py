@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from airflow_restjob.errors import DefinitionError
-from airflow_restjob.operator import StepFunctionsExecutionOperator
-from airflow_restjob.quota import reset_budgets
+from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
+from airflow_restjob.transport.quota import reset_budgets
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:succeed"
 
@@ -85,7 +85,7 @@ def test_dag_file_import_error_names_the_parameter(tmp_path, monkeypatch, env, p
         textwrap.dedent(
             f"""
             from airflow.sdk import DAG
-            from airflow_restjob.operator import StepFunctionsExecutionOperator
+            from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
 
             with DAG("bad_poll", schedule=None):
                 StepFunctionsExecutionOperator(task_id="run", state_machine_arn="{ARN}", {params})

@@ -10,12 +10,12 @@ import statistics
 import jmespath
 import pytest
 
-from airflow_restjob import quota
+from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.errors import DefinitionError
-from airflow_restjob.job import PollSpec, compile_path, search
-from airflow_restjob.quota import TokenBucket, budget_for, reset_budgets
-from airflow_restjob.settings import ConnectionSettings
-from airflow_restjob.signing import Signer, _Unsigned, amz_date
+from airflow_restjob.rest_job.spec import PollSpec, compile_path, search
+from airflow_restjob.transport import quota
+from airflow_restjob.transport.quota import TokenBucket, budget_for, reset_budgets
+from airflow_restjob.transport.signing import Signer, _Unsigned, amz_date
 
 
 @pytest.fixture(autouse=True)
@@ -215,8 +215,8 @@ def test_bad_poll_spec_names_the_parameter(kwargs, name):
 
 
 def test_trigger_kwargs_are_compacted_without_changing_them():
-    from airflow_restjob import stepfunctions
-    from airflow_restjob.trigger import RestJobTrigger
+    from airflow_restjob.rest_job import step_functions as stepfunctions
+    from airflow_restjob.triggers.rest_job import RestJobTrigger
 
     arn = "arn:aws:states:us-east-1:123456789012:execution:a-state-machine-name:an-execution-name-1"
     spec = stepfunctions.job_spec(arn, PollSpec()).to_dict()

@@ -21,13 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from airflow_restjob import quota, stepfunctions
-from airflow_restjob.client import AsyncClient, close_shared_sessions
 from airflow_restjob.errors import ThrottledError
-from airflow_restjob.hook import RestJobHook
-from airflow_restjob.job import PollSpec
-from airflow_restjob.retry import RetryPolicy
-from airflow_restjob.trigger import RestJobTrigger
+from airflow_restjob.hooks.rest_job import RestJobHook
+from airflow_restjob.rest_job import step_functions as stepfunctions
+from airflow_restjob.rest_job.retry import RetryPolicy
+from airflow_restjob.rest_job.spec import PollSpec
+from airflow_restjob.transport import quota
+from airflow_restjob.transport.aio import AsyncClient, close_shared_sessions
+from airflow_restjob.triggers.rest_job import RestJobTrigger
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def trigger_for(arn: str, poll: PollSpec) -> RestJobTrigger:
         deadline=time.time() + 1800,
     )
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_restjob.trigger.RestJobTrigger"
+    assert classpath == "airflow_restjob.triggers.rest_job.RestJobTrigger"
     return RestJobTrigger(**kwargs)
 
 

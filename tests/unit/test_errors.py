@@ -5,7 +5,7 @@ import pytest
 
 from airflow_restjob import errors as e
 from airflow_restjob.errors import EndCode, interpret_response
-from airflow_restjob.retry import RetryPolicy
+from airflow_restjob.rest_job.retry import RetryPolicy
 
 
 def judge(status, body, headers=None):

@@ -1,7 +1,7 @@
 import pytest
 
+from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.errors import DefinitionError
-from airflow_restjob.settings import ConnectionSettings
 
 BASE = "https://abc123.execute-api.ap-northeast-1.amazonaws.com/stage"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_restjob.operator import RestJobOperator
+from airflow_restjob.operators.rest_job import RestJobOperator
 
 API = os.environ.get("RESTJOB_JOBAPI_URL", "http://127.0.0.1:8123").rstrip("/")
 

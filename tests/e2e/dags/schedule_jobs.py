@@ -20,9 +20,9 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_restjob.calendar import BusinessCalendar
-from airflow_restjob.operator import StepFunctionsExecutionOperator
-from airflow_restjob.timetable import BusinessDayTimetable
+from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
+from airflow_restjob.timetables.business_calendar import BusinessCalendar
+from airflow_restjob.timetables.business_day import BusinessDayTimetable
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:succeed"
 CALENDAR_FILE = Path(__file__).resolve().parents[3] / "dags" / "calendars" / "rental_car_jp.json"

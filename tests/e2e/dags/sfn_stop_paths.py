@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
-from airflow_restjob.operator import StepFunctionsExecutionOperator
+from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 FAST = {"first_poll_delay": 1, "poll_interval": 2}

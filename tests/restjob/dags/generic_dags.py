@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_restjob.operator import RestJobOperator
+from airflow_restjob.operators.rest_job import RestJobOperator
 
 
 def definition(submit: Any, *, polling_count: int | None = None, takeover: Any = None) -> dict[str, Any]:

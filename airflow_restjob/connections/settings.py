@@ -28,6 +28,7 @@ import ipaddress
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -95,6 +96,55 @@ def _as_seconds(value: Any, default: float, *, conn_id: str, name: str) -> float
     return seconds
 
 
+def connection_extra(conn_id: str, extra: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    """A connection's extra as a dict: JSON text parsed, Airflow 3.1's form prefix
+    (``extra__restjob__<name>``; 3.2+ store names unprefixed) removed, empty values dropped."""
+    if extra is None:
+        return {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra) if extra.strip() else {}
+        except ValueError as exc:
+            raise DefinitionError(
+                f"Connection '{conn_id}': extra is not valid JSON ({exc}).",
+                "Write the extra field as a JSON object.",
+            ) from None
+    if not isinstance(extra, Mapping):
+        raise DefinitionError(
+            f"Connection '{conn_id}': extra must be a JSON object, got {type(extra).__name__}.",
+            "Write the extra field as a JSON object.",
+        )
+    return {k.removeprefix(EXTRA_PREFIX): v for k, v in extra.items() if v not in (None, "")}
+
+
+def transport_options(conn_id: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """TLS verification and timeouts from a connection's (normalized) extra."""
+    verify: bool | str = _as_bool(extra.get("tls_verify", True), conn_id=conn_id, name="tls_verify")
+    if extra.get("ca_bundle"):
+        verify = str(extra["ca_bundle"])
+    return {
+        "verify": verify,
+        "connect_timeout": _as_seconds(
+            extra.get("connect_timeout"), DEFAULT_CONNECT_TIMEOUT, conn_id=conn_id, name="connect_timeout"
+        ),
+        "read_timeout": _as_seconds(
+            extra.get("read_timeout"), DEFAULT_READ_TIMEOUT, conn_id=conn_id, name="read_timeout"
+        ),
+    }
+
+
+def connection_fields(conn: Any) -> dict[str, Any]:
+    """The fields of an Airflow ``Connection`` (sdk or core) that settings are built from."""
+    return {
+        "host": conn.host,
+        "login": conn.login,
+        "password": conn.password,
+        "extra": conn.extra_dejson if hasattr(conn, "extra_dejson") else getattr(conn, "extra", None),
+        "schema": getattr(conn, "schema", None),
+        "port": getattr(conn, "port", None),
+    }
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     """Validated settings of one ``restjob`` connection. Secrets are excluded from ``repr``."""
@@ -126,20 +176,7 @@ class ConnectionSettings:
         port: int | None = None,
     ) -> ConnectionSettings:
         """Validate raw connection fields; every error names the connection and the field."""
-        if isinstance(extra, str):
-            try:
-                extra = json.loads(extra) if extra.strip() else {}
-            except ValueError as exc:
-                raise DefinitionError(
-                    f"Connection '{conn_id}': extra is not valid JSON ({exc}).",
-                    "Write the extra field as a JSON object.",
-                ) from None
-        # Airflow 3.1's form stores extras as ``extra__restjob__<name>``; 3.2+ unprefixed.
-        extra = {
-            (k[len(EXTRA_PREFIX) :] if k.startswith(EXTRA_PREFIX) else k): v
-            for k, v in dict(extra or {}).items()
-            if v not in (None, "")
-        }
+        extra = connection_extra(conn_id, extra)
         unknown = sorted(set(extra) - set(EXTRA_FIELDS))
         if unknown:
             raise DefinitionError(
@@ -179,9 +216,6 @@ class ConnectionSettings:
                     f"Connection '{conn_id}': extra field 'proxy_url' needs a scheme and host, got {proxy_url!r}.",
                     "Write it as http://proxy.example.com:8080.",
                 )
-        verify: bool | str = _as_bool(extra.get("tls_verify", True), conn_id=conn_id, name="tls_verify")
-        if extra.get("ca_bundle"):
-            verify = str(extra["ca_bundle"])
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -193,28 +227,13 @@ class ConnectionSettings:
             proxy_url=proxy_url,
             proxy_user=extra.get("proxy_user") or None,
             proxy_password=extra.get("proxy_password") or None,
-            verify=verify,
-            connect_timeout=_as_seconds(
-                extra.get("connect_timeout"), DEFAULT_CONNECT_TIMEOUT, conn_id=conn_id, name="connect_timeout"
-            ),
-            read_timeout=_as_seconds(
-                extra.get("read_timeout"), DEFAULT_READ_TIMEOUT, conn_id=conn_id, name="read_timeout"
-            ),
+            **transport_options(conn_id, extra),
         )
 
     @classmethod
     def from_connection(cls, conn: Any) -> ConnectionSettings:
         """Build from an Airflow ``Connection`` (sdk or core)."""
-        extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else getattr(conn, "extra", None)
-        return cls.from_fields(
-            conn.conn_id,
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            extra=extra,
-            schema=getattr(conn, "schema", None),
-            port=getattr(conn, "port", None),
-        )
+        return cls.from_fields(conn.conn_id, **connection_fields(conn))
 
     @staticmethod
     def _base_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:

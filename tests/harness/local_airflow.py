@@ -2,7 +2,7 @@
 
 Used by the demo command and by the end-to-end tests::
 
-    from airflow_restjob.local_airflow import LocalAirflow
+    from tests.harness.local_airflow import LocalAirflow
 
     with LocalAirflow(home=tmp / "airflow", dags_folder=Path("dags")) as af:
         api = af.client                       # RestApiClient, logged in as admin/admin
@@ -897,7 +897,7 @@ class LocalAirflow:
         pydir = self.home / "local_airflow_py"
         pydir.mkdir(exist_ok=True)
         (pydir / f"{_HOSTNAME_MODULE}.py").write_text(
-            "# Written by airflow_restjob.local_airflow: per-process hostname for Airflow jobs.\n"
+            "# Written by tests.harness.local_airflow: per-process hostname for Airflow jobs.\n"
             "import os\n\nfrom airflow.utils.net import getfqdn\n\n\n"
             "def hostname():\n"
             f"    return os.environ.get({_HOSTNAME_ENV!r}) or getfqdn()\n"

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from airflow_restjob.errors import DefinitionError
-from airflow_restjob.job import JobSpec, PollSpec, RequestSpec
+from airflow_restjob.rest_job.spec import JobSpec, PollSpec, RequestSpec
 
 START_PATH = "start-execution"
 DESCRIBE_PATH = "describe-execution"

@@ -1,11 +1,11 @@
 """Business-day timetable: schedule DAGs on an operations calendar (営業日).
 
-``BusinessDayTimetable`` runs a DAG on business days of a :mod:`airflow_restjob.calendar` calendar,
+``BusinessDayTimetable`` runs a DAG on business days of a :mod:`airflow_restjob.timetables.business_calendar` calendar,
 by one of these rules (Systemwalker / Control-M / JP1 terms in brackets)::
 
     from airflow.sdk import DAG
-    from airflow_restjob.calendar import BusinessCalendar
-    from airflow_restjob.timetable import BusinessDayTimetable
+    from airflow_restjob.timetables.business_calendar import BusinessCalendar
+    from airflow_restjob.timetables.business_day import BusinessDayTimetable
 
     jp = BusinessCalendar(country="JP", annual_closed=["12-29/01-03"])
     BusinessDayTimetable.every_business_day(jp, at="06:00", timezone="Asia/Tokyo")
@@ -64,7 +64,7 @@ import pendulum
 from airflow.exceptions import AirflowTimetableInvalid
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 
-from airflow_restjob.calendar import BaseCalendar, CalendarError, calendar_from_dict
+from airflow_restjob.timetables.business_calendar import BaseCalendar, CalendarError, calendar_from_dict
 
 if TYPE_CHECKING:
     from pendulum import DateTime

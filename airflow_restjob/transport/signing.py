@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from requests.structures import CaseInsensitiveDict
 from requests_aws4auth import AWS4Auth
 
-from airflow_restjob.settings import ConnectionSettings
+from airflow_restjob.connections.settings import ConnectionSettings
 
 # a placeholder x-amz-date with the real shape (whitespace normalisation leaves it alone); a
 # date-like string elsewhere in the request (path, header) makes the count check below fall back

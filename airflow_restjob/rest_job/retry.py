@@ -32,6 +32,10 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
+# Termination requests, on every path (worker on_kill, wait limit, triggerer cancellation): a
+# throttled or failed stop is sent again, within seconds - Airflow escalates a killed task's
+# SIGTERM to SIGKILL soon after.
+STOP_RETRY = RetryPolicy(max_attempts=5, max_elapsed=8.0, base_delay=0.25, max_delay=2.0)
 
 
 @dataclass

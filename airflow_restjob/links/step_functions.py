@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperatorLink
 
-from airflow_restjob.stepfunctions import console_url
+from airflow_restjob.rest_job.step_functions import console_url
 
 EXECUTION_ARN_KEY = "execution_arn"
 

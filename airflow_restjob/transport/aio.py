@@ -1,154 +1,43 @@
-"""Signed HTTP calls: a sync client for workers (requests) and an async one for the triggerer (aiohttp).
+"""The triggerer's HTTP driver: ``aiohttp`` over one shared session per event loop.
 
-Both share the settings (``settings.ConnectionSettings``), the signing (``signing.Signer``), the
-judging of responses (``errors.interpret_response``) and the retry policy (``retry.RetryPolicy``);
-only the transport differs.  aiohttp is the async transport because it costs about a third of
-httpx's CPU per signed request when a triggerer polls thousands of jobs (see bench/).
+aiohttp is the async transport because it costs about a third of httpx's CPU per signed request
+when a triggerer polls thousands of jobs (see bench/). One ``aiohttp.ClientSession`` is shared per
+event loop (so per triggerer process): proxy, TLS and timeouts are per request, so every
+connection can use it. Retries are decided by ``retry_flow`` (the same as the worker's).
 
-One ``aiohttp.ClientSession`` is shared per event loop (so per triggerer process): proxy, TLS and
-timeouts are per request, so every connection can use it.
+Only the triggerer imports this module (DAG files and workers never load aiohttp).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
 
 import aiohttp
-import requests
 from yarl import URL
 
-from airflow_restjob.errors import (
-    RequestTimeoutError,
-    RestJobError,
-    ThrottledError,
-    TransientError,
-    interpret_response,
+from airflow_restjob.connections.settings import ConnectionSettings
+from airflow_restjob.errors import ThrottledError
+from airflow_restjob.rest_job.flows import retry_flow, run_async
+from airflow_restjob.rest_job.retry import RetryPolicy
+from airflow_restjob.transport.common import (
+    JSON_HEADERS,
+    Reply,
+    connection_error,
+    encode_body,
+    full_url,
+    judge,
+    timeout_error,
+    where,
 )
-from airflow_restjob.retry import RetryPolicy, RetryState
-from airflow_restjob.settings import ConnectionSettings
-from airflow_restjob.signing import Signer
+from airflow_restjob.transport.signing import Signer
 
 log = logging.getLogger(__name__)
 
-JSON_HEADERS = {"content-type": "application/x-amz-json-1.0", "accept": "application/json"}
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: dict[str, str]
-    data: Any
-
-
-def encode_body(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
-
-
-def full_url(settings: ConnectionSettings, path: str, query: Mapping[str, Any] | None) -> str:
-    url = settings.url(path)
-    if query:
-        url += ("&" if "?" in url else "?") + urlencode(query, doseq=True, quote_via=quote)
-    return url
-
-
-def _where(settings: ConnectionSettings, method: str, path: str) -> str:
-    return f"{method} {path} (connection '{settings.conn_id}')"
-
-
-class SyncClient:
-    """For workers: one ``requests.Session`` per task, signed by ``AWS4Auth``.
-
-    Once built it makes no call into Airflow, so it is safe in a SIGTERM handler (``on_kill``).
-    """
-
-    def __init__(self, settings: ConnectionSettings, retry: RetryPolicy | None = None) -> None:
-        self.settings = settings
-        self.retry = retry or RetryPolicy()
-        self.session = requests.Session()
-        self.session.auth = Signer(settings).auth if settings.signed else None
-        self.session.verify = settings.verify
-        proxy = settings.proxy_url_with_auth
-        if proxy:
-            self.session.proxies = {"http": proxy, "https": proxy}
-        self.session.trust_env = not proxy
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        query: Mapping[str, Any] | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float | None = None,
-    ) -> Reply:
-        url = full_url(self.settings, path, query)
-        data = encode_body(body)
-        state = (retry or self.retry).start()
-        while True:
-            try:
-                return self._once(method, url, data, {**JSON_HEADERS, **(headers or {})}, path, timeout)
-            except RestJobError as error:
-                delay = state.next_delay(error)
-                log.warning("%s; retrying in %.1f s (attempt %d)", error, delay, state.attempt + 1)
-                time.sleep(delay)
-
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
-        return self.request("POST", path, body, **kwargs).data
-
-    def _once(
-        self, method: str, url: str, data: bytes, headers: dict[str, str], path: str, timeout: float | None
-    ) -> Reply:
-        where = _where(self.settings, method, path)
-        read_timeout = timeout or self.settings.read_timeout
-        try:
-            response = self.session.request(
-                method, url, data=data, headers=headers, timeout=(self.settings.connect_timeout, read_timeout)
-            )
-        except requests.Timeout as exc:
-            raise RequestTimeoutError(
-                f"{where}: no answer within {read_timeout:g} s ({self.settings.redact(type(exc).__name__)}).",
-                "Retried automatically; raise the connection's read_timeout if the API is slow.",
-            ) from None
-        except requests.RequestException as exc:
-            raise TransientError(
-                f"{where}: connection failed: {self.settings.redact(str(exc))}",
-                "Check the base URL, DNS, proxy settings and that the API is reachable from the worker.",
-            ) from None
-        return _judge(self.settings, response.status_code, dict(response.headers), response.content, where)
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def _judge(
-    settings: ConnectionSettings, status: int, headers: dict[str, str], body: bytes, where: str
-) -> Reply:
-    try:
-        data = interpret_response(status, headers, body, where=where)
-    except RestJobError as error:
-        error.cause = settings.redact(error.cause)
-        error.args = (str(error),)
-        raise
-    return Reply(status, headers, data)
-
-
-# --- async ---------------------------------------------------------------------------------------
 _sessions: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
 _ssl_contexts: dict[str, ssl.SSLContext] = {}
 # Connections kept by the triggerer's shared session (all hosts).  The account quota caps the
@@ -313,7 +202,7 @@ class AsyncClient:
                 url,
                 URL(url, encoded=True),
                 {**JSON_HEADERS, **(headers or {})},
-                _where(self.settings, method, path),
+                where(self.settings, method, path),
             )
             if key is not None:
                 if len(self._shared) >= 1024:  # many distinct resources: start over
@@ -360,26 +249,24 @@ class AsyncClient:
     async def send(
         self, call: PreparedCall, *, retry: RetryPolicy | None = None, gate: Gate | None = None
     ) -> Reply:
-        """Send a prepared call, retrying throttled / transient failures.
+        """Send a prepared call, retrying throttled / transient failures (``retry_flow``).
 
         ``gate`` (the quota bucket) is passed before EVERY attempt, retries included (each one is an
         API call that counts against the account's quota), and is told when the service throttled.
         """
-        state: RetryState | None = None
-        started = time.monotonic()
-        while True:
-            if gate is not None:
-                await gate.acquire()
+        flow = retry_flow(retry or self.retry, log, time.monotonic())
+        if gate is None:
+            return await run_async(flow, lambda _: self._once(call), asyncio.sleep)
+
+        async def attempt(_: Any) -> Reply:
+            await gate.acquire()
             try:
                 return await self._once(call)
-            except RestJobError as error:
-                if gate is not None and isinstance(error, ThrottledError):
-                    gate.throttled()
-                if state is None:  # built on the first failure: polls that succeed skip it
-                    state = RetryState(retry or self.retry, started=started)
-                delay = state.next_delay(error)
-                log.warning("%s; retrying in %.1f s (attempt %d)", error, delay, state.attempt + 1)
-                await asyncio.sleep(delay)
+            except ThrottledError:
+                gate.throttled()
+                raise
+
+        return await run_async(flow, attempt, asyncio.sleep)
 
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return (await self.request("POST", path, body, **kwargs)).data
@@ -399,14 +286,8 @@ class AsyncClient:
                 ssl=self._ssl,
             ) as response:
                 body = await response.read()
-                return _judge(self.settings, response.status, dict(response.headers), body, call.where)
+                return judge(self.settings, response.status, dict(response.headers), body, call.where)
         except asyncio.TimeoutError:
-            raise RequestTimeoutError(
-                f"{call.where}: no answer within {call.read_timeout:g} s.",
-                "Retried automatically; raise the connection's read_timeout if the API is slow.",
-            ) from None
+            raise timeout_error(call.where, call.read_timeout) from None
         except aiohttp.ClientError as exc:
-            raise TransientError(
-                f"{call.where}: connection failed: {self.settings.redact(str(exc) or type(exc).__name__)}",
-                "Check the base URL, DNS, proxy settings and that the API is reachable from the triggerer.",
-            ) from None
+            raise connection_error(self.settings, call.where, str(exc) or type(exc).__name__, "triggerer") from None

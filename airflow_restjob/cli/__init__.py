@@ -15,14 +15,15 @@ import sys
 # subcommand -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
     "sandbox": "airflow_restjob.sandbox.cli",
-    "demo": "airflow_restjob.demo",
-    "credentials": "airflow_restjob.credentials",
+    "credentials": "airflow_restjob.cli.credentials",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-restjob", description=__doc__.split("\n\n")[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = subparsers.add_parser("demo", help="run the example DAG end to end (from a clone: bash scripts/demo.sh)")
+    demo.set_defaults(run=_demo)
     for name, module_name in SUBCOMMANDS.items():
         try:
             module = importlib.import_module(module_name)
@@ -33,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(subparsers)
         subparsers.choices[name].set_defaults(run=module.run)
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The demo starts a real Airflow with the test harness, which is not part of the wheel."""
+    print(
+        "airflow-restjob demo: the demo runs from a clone of the repository (it starts a real Airflow "
+        "with the test harness in tests/harness, which the installed package does not include). "
+        "Run: git clone <repository> && cd airflow-restjob && bash scripts/demo.sh",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

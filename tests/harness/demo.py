@@ -1,4 +1,4 @@
-"""``airflow-restjob demo``: the rental-car DAG end to end through a real local Airflow.
+"""The demo (``bash scripts/demo.sh``): the rental-car DAG end to end through a real local Airflow.
 
 Starts the embedded sandbox (SigV4-verifying API Gateway + moto Step Functions) and a real Airflow
 (api-server, scheduler, dag-processor, triggerer; SQLite; loopback only), runs the DAG through the
@@ -40,8 +40,8 @@ def _duration(ti: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_restjob.local_airflow import LocalAirflow
     from airflow_restjob.sandbox import Sandbox
+    from tests.harness.local_airflow import LocalAirflow
 
     dags_folder = Path(args.dags_folder).absolute()
     if not (dags_folder / f"{args.dag_id}.py").exists() and not any(dags_folder.glob("*.py")):
@@ -118,3 +118,14 @@ def _summary(api: Any, sandbox: Any, dag_id: str, run_id: str, state: str) -> No
             print(f"    output: {api.xcom(dag_id, run_id, ti['task_id'])}")
         except Exception:
             pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo.sh", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    add_parser(sub)
+    return run(parser.parse_args(["demo", *(sys.argv[1:] if argv is None else argv)]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -165,8 +165,8 @@ def validate(item: Any, where: str) -> dict[str, Any]:
                     BAD_CONTENT, f"{where}.{key}: expected an http(s)://host[:port] URL, got {item[key]!r}."
                 )
     if auth_type == "aws_sigv4":
+        from airflow_restjob.connections.settings import ConnectionSettings
         from airflow_restjob.errors import DefinitionError
-        from airflow_restjob.settings import ConnectionSettings
 
         try:  # the same checks a task makes when it reads the connection
             ConnectionSettings.from_fields(

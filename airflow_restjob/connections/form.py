@@ -2,7 +2,7 @@
 
 Airflow >= 3.2 renders ``CONN_FIELDS`` / ``UI_FIELD_BEHAVIOUR`` from provider info; Airflow 3.1
 renders the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``, built from the
-same tables.  Field meanings are documented in ``airflow_restjob.settings``.
+same tables.  Field meanings are documented in ``airflow_restjob.connections.settings``.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ import os
 import time
 from urllib.parse import urlsplit
 
+from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.errors import DefinitionError
-from airflow_restjob.settings import ConnectionSettings
 
 DEFAULT_BURST = 300.0
 DEFAULT_PER_SECOND = 15.0

@@ -2,7 +2,7 @@
 
 A job is three requests (the scheduler's connection information file: ``request``,
 ``monitoring``, ``termination``) plus judging rules.  Step Functions is one built-in definition
-(``airflow_restjob.stepfunctions``); any REST API can be described the same way.
+(``airflow_restjob.rest_job.step_functions``); any REST API can be described the same way.
 
 Paths into JSON responses are JMESPath expressions (``status``, ``job.state``,
 ``items[0].id``); times are seconds.  Everything here is plain data that round-trips through
@@ -235,7 +235,7 @@ class _Key:
 
 def _budget_problem() -> str | None:
     """The quota budget settings, checked where DAGs are parsed (PollSpec is built there)."""
-    from airflow_restjob.quota import validate_settings
+    from airflow_restjob.transport.quota import validate_settings
 
     try:
         validate_settings()

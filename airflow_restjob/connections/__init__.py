@@ -1,0 +1,1 @@
+"""Connections: validated settings of a connection, routes over several connections, the connection form."""

@@ -1,0 +1,1 @@
+"""Airflow hooks: connection -> settings -> client, and the service calls."""

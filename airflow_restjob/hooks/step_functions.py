@@ -1,0 +1,57 @@
+"""``StepFunctionsHook``: StartExecution, DescribeExecution and StopExecution of AWS Step Functions.
+
+Calls go through the article's API Gateway (the ``restjob`` connection's host is the stage URL,
+requests are SigV4-signed); the resources are ``rest_job.step_functions``'s paths.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow_restjob.errors import RestJobError, ServiceError
+from airflow_restjob.hooks.rest_job import RestJobHook
+from airflow_restjob.rest_job import step_functions as sfn
+
+log = logging.getLogger(__name__)
+
+
+class StepFunctionsHook(RestJobHook):
+    """Step Functions calls over a ``restjob`` connection (worker side, ``requests``)."""
+
+    def start_execution(self, state_machine_arn: str, name: str, input_json: str) -> str:
+        """Start an execution and return its ARN.
+
+        The name is derived per try, so an execution of that name already existing means this try
+        started it before (a worker died after StartExecution): re-attach to it. When the start
+        fails in a way that may have reached Step Functions, the error carries the ARN the
+        execution would have, so it can be found and stopped.
+        """
+        expected_arn = sfn.execution_arn_for(state_machine_arn, name)
+        try:
+            response = self.post(sfn.START_PATH, sfn.start_body(state_machine_arn, name, input_json))
+        except ServiceError as error:
+            if error.error_type != "ExecutionAlreadyExists":
+                raise
+            self.log.warning(
+                "An execution named %s already exists (this try started it before): re-attaching to %s",
+                name,
+                expected_arn,
+            )
+            return expected_arn
+        except RestJobError as error:
+            # the request may have reached Step Functions: keep the id so the job can be found
+            self.log.error("Start failed; if it was started, its ARN is %s", expected_arn)
+            error.with_execution(expected_arn)
+            raise
+        arn = response.get("executionArn") if isinstance(response, dict) else None
+        if not arn:
+            self.log.error("StartExecution answered without executionArn; the ARN would be %s", expected_arn)
+            return expected_arn
+        return str(arn)
+
+    def describe_execution(self, execution_arn: str) -> dict[str, Any]:
+        return self.post(sfn.DESCRIBE_PATH, {"executionArn": execution_arn})
+
+    def stop_execution(self, execution_arn: str, error: str = "", cause: str = "") -> dict[str, Any]:
+        return self.post(sfn.STOP_PATH, {"executionArn": execution_arn, "error": error, "cause": cause})

@@ -1,0 +1,213 @@
+"""``StepFunctionsExecutionOperator``: start an AWS Step Functions execution and wait for it.
+
+The service calls are ``StepFunctionsHook``'s; the wait, completion and stop paths are
+``RestJobBaseOperator``'s; the execution's monitoring / termination requests are
+``rest_job.step_functions.job_spec``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow_restjob.compat import AirflowFailException
+from airflow_restjob.errors import DefinitionError, FileOperationError, NotSuccessError
+from airflow_restjob.hooks.rest_job import RestJobHook
+from airflow_restjob.hooks.step_functions import StepFunctionsHook
+from airflow_restjob.links.step_functions import EXECUTION_ARN_KEY, StepFunctionsExecutionLink
+from airflow_restjob.operators.base import (
+    DEFAULT_MAX_WAIT,
+    RestJobBaseOperator,
+    Started,
+    poll_spec,
+    redact,
+)
+from airflow_restjob.rest_job import step_functions as sfn
+from airflow_restjob.rest_job.retry import RetryPolicy
+from airflow_restjob.rest_job.spec import JobSpec, preview
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+    return str(value)
+
+
+class StepFunctionsExecutionOperator(RestJobBaseOperator):
+    """Start an AWS Step Functions execution through a SigV4-signed API Gateway and wait for it.
+
+    :param state_machine_arn: ARN of the state machine (templated).
+    :param input: execution input: a dict, a JSON string, or a ``.json`` file rendered with Jinja
+        (templated).
+    :param name: execution name (templated). Default: derived from dag_id, task_id, run_id,
+        map_index and try number, so a re-run of the same try re-attaches instead of starting twice.
+    :param conn_id: a ``restjob`` connection (API base URL with stage, keys, region).
+    :param deferrable: wait in the triggerer (default) or poll in the worker.
+    :param first_poll_delay: seconds before the first status check.
+    :param poll_interval: seconds between checks (>= 1).
+    :param max_poll_interval: cap for the interval when ``poll_backoff`` > 1.
+    :param poll_backoff: factor by which the interval grows for long executions.
+    :param max_polls: give up (stop the execution, end code 6) after this many checks.
+    :param max_wait: give up after this many seconds (default 7 days); the wait is never unbounded.
+    :param stop_on_kill: stop the execution when the task is cancelled (default True).
+    :param http_retry: retries of throttled/transient HTTP calls.
+    """
+
+    template_fields: Sequence[str] = ("state_machine_arn", "input", "name")
+    template_ext: Sequence[str] = (".json",)
+    template_fields_renderers = {"input": "json"}
+    operator_extra_links = (StepFunctionsExecutionLink(),)
+    ui_color = "#f5d6e6"
+    id_xcom_key = EXECUTION_ARN_KEY
+    job_label = "Step Functions execution"
+
+    def __init__(
+        self,
+        *,
+        state_machine_arn: str,
+        input: dict[str, Any] | list[Any] | str | None = None,
+        name: str | None = None,
+        conn_id: str = RestJobHook.default_conn_name,
+        deferrable: bool = True,
+        first_poll_delay: float = 2.0,
+        poll_interval: float = 10.0,
+        max_poll_interval: float | None = None,
+        poll_backoff: float = 1.0,
+        max_polls: int | None = None,
+        max_wait: float | None = DEFAULT_MAX_WAIT,
+        stop_on_kill: bool = True,
+        http_retry: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            conn_id=conn_id, deferrable=deferrable, stop_on_kill=stop_on_kill, http_retry=http_retry, **kwargs
+        )
+        self.conn_id: str = conn_id
+        self.state_machine_arn = state_machine_arn
+        self.input = input
+        self.name = name
+        self.poll = poll_spec(
+            kwargs.get("task_id"),
+            first_delay=first_poll_delay,
+            interval=poll_interval,
+            max_interval=max(60.0, poll_interval) if max_poll_interval is None else max_poll_interval,
+            backoff=poll_backoff,
+            max_polls=max_polls,
+            max_wait=max_wait,
+        )
+
+    # --- templating -----------------------------------------------------------------------------
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        import jinja2
+
+        try:
+            super().render_template_fields(context, jinja_env)
+        except jinja2.TemplateNotFound as exc:
+            raise AirflowFailException(
+                str(
+                    FileOperationError(
+                        f"Task '{self.task_id}': input file {exc.name!r} was not found.",
+                        "Put the file next to the DAG file or in template_searchpath, or pass the input inline.",
+                    )
+                )
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise AirflowFailException(
+                str(
+                    DefinitionError(
+                        f"Task '{self.task_id}': a templated field (state_machine_arn, input, name) does not render: {exc}",
+                        "Fix the Jinja template.",
+                    )
+                )
+            ) from None
+
+    def _input_json(self) -> str:
+        value = self.input
+        if value is None:
+            return "{}"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        text = str(value)
+        if text.strip().endswith(".json") and "\n" not in text and not text.strip().startswith(("{", "[")):
+            raise FileOperationError(
+                f"Task '{self.task_id}': input file {text!r} was not found or not rendered.",
+                "Put the file next to the DAG file or in template_searchpath.",
+            )
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise DefinitionError(
+                f"Task '{self.task_id}': parameter 'input' is not valid JSON ({exc}): {preview(text, 200)}",
+                "Pass a dict, a JSON string, or a .json file that renders to JSON.",
+            ) from None
+        return text
+
+    # --- start ----------------------------------------------------------------------------------
+    def _start_job(self, context: Context) -> Started:
+        ti = context["ti"]
+        state_machine_arn = sfn.validate_state_machine_arn(self.state_machine_arn)
+        input_json = self._input_json()
+        name = (
+            sfn.validate_name(self.name)
+            if self.name
+            else sfn.derive_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number)
+        )
+        hook = StepFunctionsHook(self.conn_id, self.http_retry)
+        self._prepare_wait(hook)
+        self.log.info("Starting Step Functions execution %s of %s", name, state_machine_arn)
+        arn = hook.start_execution(state_machine_arn, name, input_json)
+        self._job_id = arn
+        self.log.info("Step Functions execution ARN: %s", arn)
+        self.log.info("AWS console: %s", sfn.console_url(arn))
+        ti.xcom_push(key=EXECUTION_ARN_KEY, value=arn)
+        ti.xcom_push(key=StepFunctionsExecutionLink().xcom_key, value=sfn.console_url(arn))
+        return Started(arn, sfn.job_spec(arn, self.poll), hook)
+
+    def _rebuild(self, job_id: str, context: Context) -> tuple[RestJobHook, JobSpec]:
+        return StepFunctionsHook(self.conn_id), sfn.job_spec(job_id, self.poll)
+
+    def _stop_note(self, event: dict[str, Any]) -> str:
+        return "the execution was stopped." if event.get("stopped", True) else "the stop was NOT accepted."
+
+    # --- completion -------------------------------------------------------------------------------
+    def _job_finished(self, context: Context, event: dict[str, Any]) -> Any:
+        status = event.get("status")
+        arn = event.get("job_id") or self._job_id
+        ti = context["ti"]
+        response = event.get("response") or {}
+        ti.xcom_push(key="execution_status", value=event.get("job_status"))
+        ti.xcom_push(key="start_date", value=_iso(response.get("startDate")))
+        ti.xcom_push(key="stop_date", value=_iso(response.get("stopDate")))
+        if status == "success":
+            self.log.info("Step Functions execution %s SUCCEEDED", arn)
+            output = response.get("output")
+            if output is None:
+                return None
+            try:
+                return json.loads(output) if isinstance(output, str) else output
+            except ValueError:
+                return output
+        details = event.get("details") or {}
+        error, cause = details.get("error"), details.get("cause")
+        if error or cause:
+            why = f"error={error!r}, cause={cause!r}"
+        elif event.get("job_status") == "TIMED_OUT":
+            why = "Step Functions gave no error or cause (the state machine's TimeoutSeconds elapsed)"
+        else:
+            why = "Step Functions gave no error or cause"
+        self.log.error("Last DescribeExecution response: %s", preview(redact(response)))
+        raise AirflowFailException(
+            str(
+                NotSuccessError(
+                    f"Step Functions execution {arn} ended {event.get('job_status')}: {why}.",
+                    execution_id=arn,
+                )
+            )
+        )

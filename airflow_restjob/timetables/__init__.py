@@ -1,0 +1,1 @@
+"""Business-day timetables and the calendars they read."""

@@ -1,0 +1,68 @@
+"""What both HTTP drivers share: the reply, the request's bytes and URL, how a reply is judged and
+how a transport failure becomes an error with its end code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from airflow_restjob.connections.settings import ConnectionSettings
+from airflow_restjob.errors import RequestTimeoutError, RestJobError, TransientError, interpret_response
+
+JSON_HEADERS = {"content-type": "application/x-amz-json-1.0", "accept": "application/json"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    data: Any
+
+
+def encode_body(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def full_url(settings: ConnectionSettings, path: str, query: Mapping[str, Any] | None) -> str:
+    url = settings.url(path)
+    if query:
+        url += ("&" if "?" in url else "?") + urlencode(query, doseq=True, quote_via=quote)
+    return url
+
+
+def where(settings: ConnectionSettings, method: str, path: str) -> str:
+    return f"{method} {path} (connection '{settings.conn_id}')"
+
+
+def judge(settings: ConnectionSettings, status: int, headers: dict[str, str], body: bytes, at: str) -> Reply:
+    """The reply, or the error it means (secrets of the connection redacted from the message)."""
+    try:
+        data = interpret_response(status, headers, body, where=at)
+    except RestJobError as error:
+        error.cause = settings.redact(error.cause)
+        error.args = (str(error),)
+        raise
+    return Reply(status, headers, data)
+
+
+def timeout_error(at: str, seconds: float, detail: str = "") -> RequestTimeoutError:
+    return RequestTimeoutError(
+        f"{at}: no answer within {seconds:g} s{f' ({detail})' if detail else ''}.",
+        "Retried automatically; raise the connection's read_timeout if the API is slow.",
+    )
+
+
+def connection_error(settings: ConnectionSettings, at: str, detail: str, component: str) -> TransientError:
+    return TransientError(
+        f"{at}: connection failed: {settings.redact(detail)}",
+        f"Check the base URL, DNS, proxy settings and that the API is reachable from the {component}.",
+    )

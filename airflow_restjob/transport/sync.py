@@ -1,0 +1,85 @@
+"""The worker's HTTP driver: ``requests``, signed by ``AWS4Auth``; retries decided by ``retry_flow``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from airflow_restjob.connections.settings import ConnectionSettings
+from airflow_restjob.rest_job.flows import retry_flow, run_sync
+from airflow_restjob.rest_job.retry import RetryPolicy
+from airflow_restjob.transport.common import (
+    JSON_HEADERS,
+    Reply,
+    connection_error,
+    encode_body,
+    full_url,
+    judge,
+    timeout_error,
+    where,
+)
+from airflow_restjob.transport.signing import Signer
+
+log = logging.getLogger(__name__)
+
+
+class SyncClient:
+    """For workers: one ``requests.Session`` per task, signed by ``AWS4Auth``.
+
+    Once built it makes no call into Airflow, so it is safe in a SIGTERM handler (``on_kill``).
+    """
+
+    def __init__(self, settings: ConnectionSettings, retry: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.session = requests.Session()
+        self.session.auth = Signer(settings).auth if settings.signed else None
+        self.session.verify = settings.verify
+        proxy = settings.proxy_url_with_auth
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
+        self.session.trust_env = not proxy
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        url = full_url(self.settings, path, query)
+        data = encode_body(body)
+        all_headers = {**JSON_HEADERS, **(headers or {})}
+        at = where(self.settings, method, path)
+        return run_sync(
+            retry_flow(retry or self.retry, log, time.monotonic()),
+            lambda _attempt: self._once(method, url, data, all_headers, at, timeout),
+        )
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, body, **kwargs).data
+
+    def _once(
+        self, method: str, url: str, data: bytes, headers: dict[str, str], at: str, timeout: float | None
+    ) -> Reply:
+        read_timeout = timeout or self.settings.read_timeout
+        try:
+            response = self.session.request(
+                method, url, data=data, headers=headers, timeout=(self.settings.connect_timeout, read_timeout)
+            )
+        except requests.Timeout as exc:
+            raise timeout_error(at, read_timeout, self.settings.redact(type(exc).__name__)) from None
+        except requests.RequestException as exc:
+            raise connection_error(self.settings, at, str(exc), "worker") from None
+        return judge(self.settings, response.status_code, dict(response.headers), response.content, at)
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,1 @@
+"""Airflow triggers: waiting for a remote job in the triggerer."""
