@@ -381,11 +381,15 @@ def start_stub() -> tuple[subprocess.Popen, int]:
 def run_child(
     poller: str, n: int, port: int, args: argparse.Namespace, env: dict[str, str]
 ) -> dict[str, Any]:
+    script, cwd = os.path.abspath(__file__), None
+    if poller == "baseline":  # ours, as another checkout (e.g. the previous release) polls
+        script, cwd = os.path.join(args.baseline, "bench", "bench_triggers.py"), args.baseline
+        env = {**env, "PYTHONPATH": args.baseline}
     cmd = [
         sys.executable,
-        os.path.abspath(__file__),
+        script,
         "--worker",
-        poller,
+        "ours" if poller == "baseline" else poller,
         "--n",
         str(n),
         "--port",
@@ -404,10 +408,10 @@ def run_child(
         args.log_level,
     ]
     bound = args.max_run + 5 * args.interval + 300
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=bound)
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=bound)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
+            return {**json.loads(line[len("RESULT ") :]), "poller": poller}
     tail = (proc.stderr or "").strip().splitlines()[-5:]
     return {"poller": poller, "n": n, "failed": True, "error_sample": " | ".join(tail)}
 
@@ -433,6 +437,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     header = (
         "| N | poller | CPU/poll (ms) | steady CPU/poll (ms) | RSS/job (KB) | polls | errors | "
         "latency p50 (s) | latency p99 (s) | ours/amazon | ours/floor |"
+        + (" ours/baseline (CPU, RSS) |" if args.baseline else "")
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -441,15 +446,19 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         if r.get("failed"):
             print(f"| {r['n']} | {r['poller']} | failed: {r.get('error_sample')} |")
             continue
-        ratio_a = ratio_f = "-"
+        ratio_a = ratio_f = ratio_b = "-"
         if r["poller"] == "ours":  # of total CPU/poll (steady state in parentheses)
             ratio_a = ratio(r, by.get(("amazon", r["n"]), {}))
             ratio_f = ratio(r, by.get(("floor", r["n"]), {}))
+            base = by.get(("baseline", r["n"]), {})
+            if base.get("rss_kb_per_job") and r.get("rss_kb_per_job"):
+                ratio_b = f"{ratio(r, base)}, {r['rss_kb_per_job'] / base['rss_kb_per_job']:.2f}"
         print(
             f"| {r['n']:,} | {r['poller']} | {fmt(r['cpu_ms_per_poll'], '.3f')} | "
             f"{fmt(r.get('steady_cpu_ms_per_poll'), '.3f')} | "
             f"{fmt(r['rss_kb_per_job'], '.1f')} | {r['polls']:,} | {r['errors']} | "
             f"{fmt(r['latency_p50'], '.2f')} | {fmt(r['latency_p99'], '.2f')} | {ratio_a} | {ratio_f} |"
+            + (f" {ratio_b} |" if args.baseline else "")
         )
     for r in results:
         if r.get("error_sample") and not r.get("failed"):
@@ -470,6 +479,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run 'ours' from another checkout (e.g. `git worktree add /tmp/old <commit>`), same run",
+    )
     parser.add_argument("--worker", choices=POLLERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -482,6 +496,9 @@ def main() -> int:
     if "amazon" in args.pollers and importlib.util.find_spec("aiobotocore") is None:
         print("aiobotocore is not installed: skipping the Amazon provider's trigger", file=sys.stderr)
         args.pollers = [p for p in args.pollers if p != "amazon"]
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
+        args.pollers = [*args.pollers, "baseline"]
     stub, port = start_stub()
     results = []
     try:

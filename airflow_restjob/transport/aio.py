@@ -11,6 +11,7 @@ Only the triggerer imports this module (DAG files and workers never load aiohttp
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import ssl
 import time
@@ -24,16 +25,8 @@ from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.errors import ThrottledError
 from airflow_restjob.rest_job.flows import retry_flow, run_async
 from airflow_restjob.rest_job.retry import RetryPolicy
-from airflow_restjob.transport.common import (
-    JSON_HEADERS,
-    Reply,
-    connection_error,
-    encode_body,
-    full_url,
-    judge,
-    timeout_error,
-    where,
-)
+from airflow_restjob.transport import common
+from airflow_restjob.transport.common import Reply
 from airflow_restjob.transport.signing import Signer
 
 log = logging.getLogger(__name__)
@@ -89,13 +82,26 @@ def _forget_dead_loops() -> None:
     for key, (loop, session) in list(_sessions.items()):
         if loop.is_closed():
             del _sessions[key]
-            connector = session.connector
-            session.detach()
-            if connector is not None:
-                try:
-                    connector._close()  # sync close of the sockets; the loop is gone
-                except Exception:  # noqa: BLE001 - best effort on a dead loop
-                    pass
+            _discard(session)
+
+
+def _discard(session: aiohttp.ClientSession) -> None:
+    """Close a session without its event loop: its sockets are closed synchronously."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        try:
+            connector._close()  # sync close of the sockets; the loop is gone or stopping
+        except Exception:  # noqa: BLE001 - best effort on a dead loop
+            pass
+
+
+@atexit.register
+def _close_sessions_at_exit() -> None:
+    """A triggerer (or ``dag.test()``) that exits with sessions still open: close them, so no
+    "Unclosed client session" error is logged when they are garbage-collected."""
+    while _sessions:
+        _discard(_sessions.popitem()[1][1])
 
 
 async def close_shared_sessions() -> None:
@@ -148,7 +154,7 @@ class PreparedCall:
         self.path = path
         # URL, headers and message are shared by every call of the same resource (memory per job)
         url, self.url, self.headers, self.where = client.shared_parts(method, path, query, headers)
-        self.data = encode_body(body)
+        self.data = common.encode_body(body)
         signer = client.signer
         self.template = signer.template(method, url, self.headers, self.data) if signer else None
         self.read_timeout = timeout or client.settings.read_timeout
@@ -197,12 +203,12 @@ class AsyncClient:
         except TypeError:  # unhashable query values (lists): not cached
             parts, key = None, None
         if parts is None:
-            url = full_url(self.settings, path, query)
+            url = common.full_url(self.settings, path, query)
             parts = (
                 url,
                 URL(url, encoded=True),
-                {**JSON_HEADERS, **(headers or {})},
-                where(self.settings, method, path),
+                {**common.JSON_HEADERS, **(headers or {})},
+                common.where(self.settings, method, path),
             )
             if key is not None:
                 if len(self._shared) >= 1024:  # many distinct resources: start over
@@ -237,14 +243,12 @@ class AsyncClient:
         path: str,
         body: Any = None,
         *,
-        headers: Mapping[str, str] | None = None,
-        query: Mapping[str, Any] | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,
         gate: Gate | None = None,
+        **options: Any,
     ) -> Reply:
-        call = self.prepare(method, path, body, headers=headers, query=query, timeout=timeout)
-        return await self.send(call, retry=retry, gate=gate)
+        """Send one request (``options``: ``headers``, ``query``, ``timeout``, as in ``RequestSpec``)."""
+        return await self.send(self.prepare(method, path, body, **options), retry=retry, gate=gate)
 
     async def send(
         self, call: PreparedCall, *, retry: RetryPolicy | None = None, gate: Gate | None = None
@@ -286,8 +290,8 @@ class AsyncClient:
                 ssl=self._ssl,
             ) as response:
                 body = await response.read()
-                return judge(self.settings, response.status, dict(response.headers), body, call.where)
+                return common.judge(self.settings, response.status, dict(response.headers), body, call.where)
         except asyncio.TimeoutError:
-            raise timeout_error(call.where, call.read_timeout) from None
+            raise common.timeout_error(call.where, call.read_timeout) from None
         except aiohttp.ClientError as exc:
-            raise connection_error(self.settings, call.where, str(exc) or type(exc).__name__, "triggerer") from None
+            raise common.connection_error(self.settings, call.where, str(exc) or type(exc).__name__, "triggerer") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -12,16 +11,8 @@ import requests
 from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.rest_job.flows import retry_flow, run_sync
 from airflow_restjob.rest_job.retry import RetryPolicy
-from airflow_restjob.transport.common import (
-    JSON_HEADERS,
-    Reply,
-    connection_error,
-    encode_body,
-    full_url,
-    judge,
-    timeout_error,
-    where,
-)
+from airflow_restjob.transport import common
+from airflow_restjob.transport.common import Reply
 from airflow_restjob.transport.signing import Signer
 
 log = logging.getLogger(__name__)
@@ -45,23 +36,18 @@ class SyncClient:
         self.session.trust_env = not proxy
 
     def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        query: Mapping[str, Any] | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float | None = None,
+        self, method: str, path: str, body: Any = None, *, retry: RetryPolicy | None = None, **options: Any
     ) -> Reply:
-        url = full_url(self.settings, path, query)
-        data = encode_body(body)
-        all_headers = {**JSON_HEADERS, **(headers or {})}
-        at = where(self.settings, method, path)
+        """Send one request (``options``: ``headers``, ``query``, ``timeout``, as in ``RequestSpec``),
+        retried as ``retry_flow`` decides."""
+        url = common.full_url(self.settings, path, options.get("query"))
+        data = common.encode_body(body)
+        headers = {**common.JSON_HEADERS, **(options.get("headers") or {})}
+        at = common.where(self.settings, method, path)
+        timeout = options.get("timeout")
         return run_sync(
             retry_flow(retry or self.retry, log, time.monotonic()),
-            lambda _attempt: self._once(method, url, data, all_headers, at, timeout),
+            lambda _attempt: self._once(method, url, data, headers, at, timeout),
         )
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
@@ -76,10 +62,10 @@ class SyncClient:
                 method, url, data=data, headers=headers, timeout=(self.settings.connect_timeout, read_timeout)
             )
         except requests.Timeout as exc:
-            raise timeout_error(at, read_timeout, self.settings.redact(type(exc).__name__)) from None
+            raise common.timeout_error(at, read_timeout, self.settings.redact(type(exc).__name__)) from None
         except requests.RequestException as exc:
-            raise connection_error(self.settings, at, str(exc), "worker") from None
-        return judge(self.settings, response.status_code, dict(response.headers), response.content, at)
+            raise common.connection_error(self.settings, at, str(exc), "worker") from None
+        return common.judge(self.settings, response.status_code, dict(response.headers), response.content, at)
 
     def close(self) -> None:
         self.session.close()
