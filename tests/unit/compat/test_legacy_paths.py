@@ -3,6 +3,7 @@ the timetable by its class path, and Airflow stores trigger classpaths in its da
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -29,8 +30,9 @@ def test_timetable_keeps_its_serialized_class_path():
     """A DAG serialized by 0.1.0 names ``airflow_restjob.timetable.BusinessDayTimetable``: the plugin
     registers a class under that name (and the new one under its own)."""
     from airflow_restjob.plugin import RestJobPlugin
-    from airflow_restjob.timetable import BusinessDayTimetable as Legacy
     from airflow_restjob.timetables.business_day import BusinessDayTimetable
+
+    Legacy = importlib.import_module("airflow_restjob.timetable").BusinessDayTimetable
 
     registered = {f"{t.__module__}.{t.__qualname__}": t for t in RestJobPlugin.timetables}  # Airflow's qualname()
     assert registered["airflow_restjob.timetable.BusinessDayTimetable"] is Legacy
