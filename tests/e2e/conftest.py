@@ -183,7 +183,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 @pytest.fixture(scope="session")
 def jobapi() -> Iterator[Any]:
     """The small generic async job API (tests/restjob/jobapi.py) on loopback, for generic REST jobs."""
-    from tests.restjob.jobapi import JobApi
+    from tests.harness.jobapi import JobApi
 
     with JobApi() as api:
         yield api

@@ -279,7 +279,7 @@ def test_frozen_triggerer_resumed_does_not_stop_moved_executions(af, sandbox, re
 
 def test_restart_scheduler_and_api_server_mid_run(af, sandbox):
     api = af.client
-    run_id = trigger(api, "restart", wait_seconds=30)
+    run_id = trigger(api, "restart", wait_seconds=75)  # outlives both restarts on a loaded machine
     wait_all_polled(api, sandbox, run_id)
     old = {n: af.processes[n].pid for n in ("scheduler", "api-server")}
     af.restart_component("scheduler")

@@ -1,6 +1,6 @@
 """A generic (non-Step-Functions) REST job for the end-to-end stop tests.
 
-The job API is tests/restjob/jobapi.py run as a process (``python -m tests.restjob.jobapi --port N``
+The job API is tests/restjob/jobapi.py run as a process (``python -m tests.harness.jobapi --port N``
 prints its URL); give that URL to every Airflow component as RESTJOB_JOBAPI_URL.  The requests are
 unsigned (no authName) with absolute URLs, so no connection is needed.
 

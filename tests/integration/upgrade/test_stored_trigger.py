@@ -265,7 +265,7 @@ def test_stored_step_functions_trigger_resumes(sandbox, restjob_conn):
 
 @pytest.fixture(scope="module")
 def job_api() -> Iterator[Any]:
-    from tests.restjob.jobapi import JobApi
+    from tests.harness.jobapi import JobApi
 
     with JobApi() as api:
         yield api

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-EXAMPLES = HERE.parents[1] / "dags"
+EXAMPLES = HERE.parents[2] / "dags"
 TEST_DAGS = HERE / "dags"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
@@ -32,7 +32,7 @@ def bundles(monkeypatch, airflow_db) -> None:
 
 @pytest.fixture(scope="session")
 def jobapi() -> Iterator:
-    from tests.restjob.jobapi import JobApi
+    from tests.harness.jobapi import JobApi
 
     with JobApi() as api:
         os.environ["RESTJOB_JOBAPI_URL"] = api.url

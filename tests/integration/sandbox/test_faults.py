@@ -7,9 +7,9 @@ import time
 
 import pytest
 import requests
-from sandbox_helpers import botocore_headers, post, start
 
 from airflow_restjob.sandbox import SandboxClient
+from tests.integration.sandbox.sandbox_helpers import botocore_headers, post, start
 
 STATUS_FAULTS = {
     "429": ({"message": "Too Many Requests"}, "TooManyRequestsException"),

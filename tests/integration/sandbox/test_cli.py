@@ -13,10 +13,10 @@ import threading
 import time
 
 import requests
-from sandbox_helpers import botocore_headers
 
 from airflow_restjob.sandbox import Credentials, SandboxClient
 from airflow_restjob.sandbox.cli import add_parser
+from tests.integration.sandbox.sandbox_helpers import botocore_headers
 
 
 def _reader(stream, lines: queue.Queue) -> None:

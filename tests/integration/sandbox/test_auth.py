@@ -7,9 +7,9 @@ import json
 
 import requests
 from requests_aws4auth import AWS4Auth
-from sandbox_helpers import botocore_headers, post, post_aws4auth
 
 from airflow_restjob.sandbox import Credentials
+from tests.integration.sandbox.sandbox_helpers import botocore_headers, post, post_aws4auth
 
 BAD_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. "

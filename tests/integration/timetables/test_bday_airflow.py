@@ -20,7 +20,7 @@ from airflow_restjob.plugin import RestJobPlugin  # noqa: E402
 from airflow_restjob.timetables.business_calendar import BusinessCalendar  # noqa: E402
 from airflow_restjob.timetables.business_day import BusinessDayTimetable  # noqa: E402
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAGS = Path(__file__).resolve().parents[3] / "dags"
 QUALNAME = "airflow_restjob.timetables.business_day.BusinessDayTimetable"
 
 

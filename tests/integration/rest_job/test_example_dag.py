@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.dagrun import load_dagbag, run_dag_test
+from tests.harness.dagrun import load_dagbag, run_dag_test
 
-DAGS = Path(__file__).parents[2] / "dags"
+DAGS = Path(__file__).parents[3] / "dags"
 
 
 def test_article_files_run_the_rental_car_state_machine(sandbox, restjob_conn, bundles, capfd):

@@ -11,9 +11,9 @@ import pytest
 from airflow_restjob import connection_info as ci
 from airflow_restjob.connections.routes import Route
 from airflow_restjob.errors import DefinitionError, FileOperationError
-from tests.integration.dagrun import load_dagbag
+from tests.harness.dagrun import load_dagbag
 
-EXAMPLE = Path(__file__).parents[2] / "dags" / "restjob_files"
+EXAMPLE = Path(__file__).parents[3] / "dags" / "restjob_files"
 GOOD = {
     "request": {"url": "jobs", "authName": "api", "body": {"a": 1}, "takeoverKeys": ["jobId"]},
     "monitoring": {

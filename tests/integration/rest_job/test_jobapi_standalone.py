@@ -8,14 +8,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.integration.dagrun import load_dagbag
+from tests.harness.dagrun import load_dagbag
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 def test_standalone_job_api_prints_its_url_and_serves(airflow_db, monkeypatch, tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.restjob.jobapi", "--port", "0"],
+        [sys.executable, "-m", "tests.harness.jobapi", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

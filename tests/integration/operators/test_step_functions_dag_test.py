@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.dagrun import load_dagbag, run_dag_test
+from tests.harness.dagrun import load_dagbag, run_dag_test
 
 DAGS = Path(__file__).parent / "dags"
 

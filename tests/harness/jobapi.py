@@ -7,7 +7,7 @@
     GET  /_admin/jobs        -> every job with its requests (what the tests assert on)
 
 In-process (tests): ``with JobApi() as api: api.url``.  Standalone (tests/e2e):
-``python -m tests.restjob.jobapi --port 8123`` prints its URL on the first line and serves until
+``python -m tests.harness.jobapi --port 8123`` prints its URL on the first line and serves until
 killed.
 """
 

@@ -6,9 +6,8 @@ import json
 import re
 import time
 
-from sandbox_helpers import post, start, wait_terminal
-
 from airflow_restjob.sandbox import Sandbox
+from tests.integration.sandbox.sandbox_helpers import post, start, wait_terminal
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from tests.integration.dagrun import load_dagbag, run_dag_test
-from tests.restjob.conftest import TEST_DAGS
+from tests.harness.dagrun import load_dagbag, run_dag_test
+from tests.integration.rest_job.conftest import TEST_DAGS
 
 
 @pytest.fixture(scope="module")
