@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,6 +55,16 @@ class Route:
         if not conn_id.startswith(LEGACY_ROUTE_PREFIX):
             return cls.of(conn_id)
         return cls(**json.loads(conn_id[len(LEGACY_ROUTE_PREFIX) :]))
+
+    @cached_property
+    def key(self) -> str:
+        """A string naming the route (its hash is cached: the triggerer looks it up on every poll)."""
+        return json.dumps([self.base, self.auth, self.proxy, self.origin], separators=(",", ":"))
+
+    @classmethod
+    def from_key(cls, key: str) -> Route:
+        base, auth, proxy, origin = json.loads(key)
+        return cls(base=base, auth=auth, proxy=proxy, origin=origin)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from airflow_restjob.transport.aio import AsyncClient
 
 SETTINGS_TTL = 300.0
-_async_cache: dict[Route, tuple[float, ConnectionSettings, AsyncClient]] = {}
-_lookups: dict[tuple[Route, int], asyncio.Future[Any]] = {}
+_async_cache: dict[str, tuple[float, ConnectionSettings, AsyncClient]] = {}  # by Route.key
+_lookups: dict[tuple[str, int], asyncio.Future[Any]] = {}
 
 
 def read_failed(name: str, exc: Exception) -> AuthError:
@@ -93,12 +93,18 @@ class RestJobHook(BaseHook):
         return self.client().post(path, body, **kwargs)
 
     # --- triggerer ----------------------------------------------------------------------------
+    def cached_client(self) -> AsyncClient | None:
+        """The triggerer's client if this process has it fresh (no await: the hot path of a poll)."""
+        entry = _async_cache.get(self.route.key)
+        return entry[2] if entry is not None and entry[0] >= time.monotonic() else None
+
     async def aclient(self) -> AsyncClient:
         """The triggerer's client over the process-wide aiohttp session (cached per route)."""
-        entry = _async_cache.get(self.route)
-        if entry is not None and entry[0] >= time.monotonic():
-            return entry[2]
-        key = (self.route, id(asyncio.get_running_loop()))
+        client = self.cached_client()
+        if client is not None:
+            return client
+        entry = _async_cache.get(self.route.key)
+        key = (self.route.key, id(asyncio.get_running_loop()))
         lookup = _lookups.get(key)
         if lookup is None:  # the first trigger to ask reads the connections; the others wait for it
             lookup = _lookups[key] = asyncio.ensure_future(self._resolve(entry))
@@ -118,15 +124,15 @@ class RestJobHook(BaseHook):
                 raise read_failed(name, exc) from None
         settings = self.route.settings(conns)
         client = old[2] if old is not None and old[1] == settings else AsyncClient(settings, self.retry)
-        entry = _async_cache[self.route] = (time.monotonic() + SETTINGS_TTL, settings, client)
+        entry = _async_cache[self.route.key] = (time.monotonic() + SETTINGS_TTL, settings, client)
         return entry
 
     @staticmethod
     def forget_cached_settings(conn_id: str | None = None) -> None:
         """Drop cached triggerer settings (all, or those using one connection): e.g. after rotation."""
-        for route in list(_async_cache):
-            if conn_id is None or conn_id in route.names:
-                del _async_cache[route]
+        for key in list(_async_cache):
+            if conn_id is None or conn_id in Route.from_key(key).names:
+                del _async_cache[key]
 
     # --- UI -----------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:

@@ -46,6 +46,17 @@ FAIL_FAST_CODES = {
     EndCode.UNPARSABLE,
     EndCode.CREDENTIALS,
 }
+# Service answers that no retry can mend: the task fails at once (throttling and 5xx keep their retries)
+PERMANENT_ERROR_TYPES = frozenset(
+    {
+        "StateMachineDoesNotExist",
+        "InvalidArn",
+        "InvalidName",
+        "InvalidExecutionInput",
+        "ValidationException",
+        "SerializationException",
+    }
+)
 DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
 # Seconds after deferral before the trigger's event (see RestJobTrigger._final). Airflow 3.3's task
 # supervisor reported a deferral 5.0 s after it (LocalExecutor, loaded 2-core CI machine); an event
@@ -72,7 +83,7 @@ def defer_timeout(remaining: float) -> float:
 
 def fail(error: RestJobError) -> Exception:
     """Fail fast (no task retry) on errors that a retry cannot mend."""
-    if error.end_code in FAIL_FAST_CODES:
+    if error.end_code in FAIL_FAST_CODES or error.error_type in PERMANENT_ERROR_TYPES:
         return AirflowFailException(str(error))
     return error
 

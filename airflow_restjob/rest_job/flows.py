@@ -63,6 +63,7 @@ def run_sync(flow: Flow[T], send: Callable[[RequestSpec], Any], sleep: Callable[
     """Drive a flow in the worker: blocking sleeps and requests."""
     stepper, outcome = _Stepper(flow), None
     while (command := stepper.step(outcome)) is not None:
+        outcome = None  # a reply is not held while sleeping
         outcome = sleep(command.seconds) if isinstance(command, Sleep) else _outcome(send, command)
     return stepper.result  # type: ignore[return-value]
 
@@ -73,7 +74,14 @@ async def run_async(
     """Drive a flow on an event loop (the triggerer): awaited sleeps and requests."""
     stepper, outcome = _Stepper(flow), None
     while (command := stepper.step(outcome)) is not None:
-        outcome = await sleep(command.seconds) if isinstance(command, Sleep) else await _aoutcome(send, command)
+        outcome = None  # a reply is not held while sleeping (memory per deferred job)
+        if isinstance(command, Sleep):
+            await sleep(command.seconds)
+            continue
+        try:  # (inline, not a helper coroutine: one frame less per request in flight)
+            outcome = await send(command)
+        except RestJobError as error:
+            outcome = error
     return stepper.result  # type: ignore[return-value]
 
 
@@ -84,23 +92,20 @@ def _outcome(send: Callable[[RequestSpec], Any], request: RequestSpec) -> Any:
         return error
 
 
-async def _aoutcome(send: Callable[[RequestSpec], Awaitable[Any]], request: RequestSpec) -> Any:
-    try:
-        return await send(request)
-    except RestJobError as error:
-        return error
-
-
 # --- retries -----------------------------------------------------------------------------------
-def retry_flow(policy: RetryPolicy, log: logging.Logger, started: float | None = None) -> Flow[Any]:
+def retry_flow(
+    policy: RetryPolicy, log: logging.Logger, started: float | None = None, failed: RestJobError | None = None
+) -> Flow[Any]:
     """Send (``ATTEMPT``) until a reply, or until the policy gives up (the last error is raised).
 
     Only ``retryable`` errors (throttling, transient 5xx / network trouble, timeouts) are sent
-    again; the retry state is built on the first failure, so a request that succeeds costs nothing.
+    again. ``failed``: the first attempt was made already and failed so (the drivers make the first
+    attempt themselves: a request that succeeds builds no flow).
     """
     state: RetryState | None = None
     while True:
-        outcome = yield ATTEMPT
+        outcome = failed if failed is not None else (yield ATTEMPT)
+        failed = None
         if not isinstance(outcome, RestJobError):
             return outcome
         if state is None:

@@ -22,7 +22,7 @@ import aiohttp
 from yarl import URL
 
 from airflow_restjob.connections.settings import ConnectionSettings
-from airflow_restjob.errors import ThrottledError
+from airflow_restjob.errors import RestJobError, ThrottledError
 from airflow_restjob.rest_job.flows import retry_flow, run_async
 from airflow_restjob.rest_job.retry import RetryPolicy
 from airflow_restjob.transport import common
@@ -258,19 +258,26 @@ class AsyncClient:
         ``gate`` (the quota bucket) is passed before EVERY attempt, retries included (each one is an
         API call that counts against the account's quota), and is told when the service throttled.
         """
-        flow = retry_flow(retry or self.retry, log, time.monotonic())
-        if gate is None:
-            return await run_async(flow, lambda _: self._once(call), asyncio.sleep)
-
-        async def attempt(_: Any) -> Reply:
-            await gate.acquire()
-            try:
-                return await self._once(call)
-            except ThrottledError:
+        started = time.monotonic()
+        try:  # the first attempt inline: a poll that succeeds costs no flow and no extra frame
+            if gate is not None:
+                await gate.acquire()
+            return await self._once(call)
+        except RestJobError as failed:
+            if gate is not None and isinstance(failed, ThrottledError):
                 gate.throttled()
-                raise
+            flow = retry_flow(retry or self.retry, log, started, failed)
+        return await run_async(flow, lambda _: self._attempt(call, gate), asyncio.sleep)
 
-        return await run_async(flow, attempt, asyncio.sleep)
+    async def _attempt(self, call: PreparedCall, gate: Gate | None) -> Reply:
+        if gate is None:
+            return await self._once(call)
+        await gate.acquire()
+        try:
+            return await self._once(call)
+        except ThrottledError:
+            gate.throttled()
+            raise
 
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return (await self.request("POST", path, body, **kwargs)).data

@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from airflow_restjob.connections.settings import ConnectionSettings
+from airflow_restjob.errors import RestJobError
 from airflow_restjob.rest_job.flows import retry_flow, run_sync
 from airflow_restjob.rest_job.retry import RetryPolicy
 from airflow_restjob.transport import common
@@ -45,10 +46,12 @@ class SyncClient:
         headers = {**common.JSON_HEADERS, **(options.get("headers") or {})}
         at = common.where(self.settings, method, path)
         timeout = options.get("timeout")
-        return run_sync(
-            retry_flow(retry or self.retry, log, time.monotonic()),
-            lambda _attempt: self._once(method, url, data, headers, at, timeout),
-        )
+        started = time.monotonic()
+        try:
+            return self._once(method, url, data, headers, at, timeout)
+        except RestJobError as failed:
+            flow = retry_flow(retry or self.retry, log, started, failed)
+        return run_sync(flow, lambda _attempt: self._once(method, url, data, headers, at, timeout))
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return self.request("POST", path, body, **kwargs).data

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -38,12 +38,47 @@ from airflow_restjob.rest_job.flows import ended_flow, run_async, stop_flow, wai
 from airflow_restjob.rest_job.retry import STOP_RETRY
 from airflow_restjob.rest_job.spec import JobSpec, RequestSpec, preview
 from airflow_restjob.transport.quota import budget_for
-from airflow_restjob.triggers.compaction import compact
+from airflow_restjob.triggers.compaction import compact, compact_job
+
+if TYPE_CHECKING:
+    from airflow_restjob.transport.aio import AsyncClient, PreparedCall
 
 HAS_TRIGGER_ON_KILL = hasattr(BaseTrigger, "on_kill")  # Airflow >= 3.3
 MAX_EVENT_RESPONSE = 200_000
 _background: set[asyncio.Task[Any]] = set()  # stops that must outlive a cancelled run()
 _ROUTE_IN_CONN_ID: Any = object()  # auth_conn_id absent: a first-release row (conn_id names the route)
+
+
+class _TriggerIO:
+    """The I/O of a trigger's flows: the monitoring request is prepared once per client (URL, body
+    bytes, SigV4 canonical request; only dated and signed per poll) and gated by the quota bucket;
+    the termination request is retried by ``STOP_RETRY``. One small object per deferred job."""
+
+    __slots__ = ("hook", "monitor", "client", "call")
+
+    def __init__(self, hook: RestJobHook, monitor: RequestSpec) -> None:
+        self.hook, self.monitor = hook, monitor
+        self.client: AsyncClient | None = None
+        self.call: PreparedCall | None = None
+
+    def __call__(self, request: RequestSpec) -> Awaitable[Any]:
+        client = self.hook.cached_client()
+        if client is None or request is not self.monitor:
+            return self._send(request)
+        return self._poll(client)
+
+    def _poll(self, client: AsyncClient) -> Awaitable[Any]:
+        """The send coroutine itself (no wrapper frame while thousands of polls are in flight)."""
+        call = self.call
+        if client is not self.client or call is None:  # a new client (rotated settings) prepares it again
+            self.client, self.call = client, (call := client.prepare(**self.monitor.call_args()))
+        return client.send(call, gate=budget_for(client.settings))
+
+    async def _send(self, request: RequestSpec) -> Any:
+        client = await self.hook.aclient()
+        if request is self.monitor:
+            return await self._poll(client)
+        return await client.request(**request.call_args(), retry=STOP_RETRY)
 
 
 class RestJobTrigger(BaseTrigger):
@@ -86,7 +121,7 @@ class RestJobTrigger(BaseTrigger):
         else:
             self.route = Route(base=conn_id, auth=auth_conn_id, proxy=proxy_conn_id, origin=origin)
         self.job_id = compact(job_id)
-        self.spec = compact(spec)
+        self.job = compact_job(spec)
         self.deadline = deadline
         self.task_identity = task_identity
         self.id_xcom_key = id_xcom_key
@@ -99,6 +134,11 @@ class RestJobTrigger(BaseTrigger):
     def log(self) -> Any:
         """One logger per class, not per instance (same name; a deferred job holds no logger of its own)."""
         return type(self).logger()
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The ``spec`` kwarg (``JobSpec.to_dict()``); the trigger holds the ``JobSpec`` itself."""
+        return self.job.to_dict()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -124,7 +164,7 @@ class RestJobTrigger(BaseTrigger):
 
     # --- polling ------------------------------------------------------------------------------
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        spec = JobSpec.from_dict(self.spec)
+        spec = self.job
         hook = self.hook()
         try:
             payload = await run_async(
@@ -140,21 +180,8 @@ class RestJobTrigger(BaseTrigger):
         await self._final()
         yield self._event(payload)
 
-    def _sender(self, hook: RestJobHook, spec: JobSpec) -> Callable[[RequestSpec], Awaitable[Any]]:
-        """The I/O of the flows: the monitoring request prepared once per client and gated by the
-        quota bucket; the termination request retried by ``STOP_RETRY``."""
-        monitor = spec.monitor
-        prepared: list[Any] = [None, None]  # [client, prepared monitoring call]
-
-        async def send(request: RequestSpec) -> Any:
-            client = await hook.aclient()
-            if request is not monitor:
-                return await client.request(**request.call_args(), retry=STOP_RETRY)
-            if client is not prepared[0]:  # a new client (rotated settings) prepares it again
-                prepared[:] = [client, client.prepare(**monitor.call_args())]
-            return await client.send(prepared[1], gate=budget_for(client.settings))
-
-        return send
+    def _sender(self, hook: RestJobHook, spec: JobSpec) -> _TriggerIO:
+        return _TriggerIO(hook, spec.monitor)
 
     async def _final(self) -> None:
         """Before the final event: mark the job ended, and wait until ``not_before``.
@@ -181,7 +208,7 @@ class RestJobTrigger(BaseTrigger):
         """Airflow >= 3.3, user action on the deferred task: stop the job unless the guard says no."""
         if not self.stop_on_kill or self._finished:
             return
-        await self._stop_in_background(self.hook(), JobSpec.from_dict(self.spec), "user action", default_stop=True)
+        await self._stop_in_background(self.hook(), self.job, "user action", default_stop=True)
 
     async def _stop_in_background(
         self, hook: RestJobHook, spec: JobSpec, path: str, *, default_stop: bool, note: str = ""

@@ -182,6 +182,9 @@ class AsyncHook:
         self._settings = settings
         self.client: Any = None
 
+    def cached_client(self) -> Any:
+        return self.client
+
     async def aclient(self) -> Any:
         if self.client is None:
             self.client = AsyncClient(self._settings)

@@ -227,11 +227,12 @@ def test_trigger_kwargs_are_compacted_without_changing_them():
         spec=stepfunctions.job_spec(arn.replace("-1", "-2"), PollSpec()).to_dict(),
     )
     assert one.serialize()[1]["spec"] == spec  # what is stored is unchanged
-    assert one.spec["poll"] is other.spec["poll"]  # equal settings are shared between triggers
-    assert one.spec["end_values"] is other.spec["end_values"]
-    assert one.spec["monitor"] is not other.spec["monitor"]  # job-specific parts are not
-    assert one.spec["monitor"]["body"]["executionArn"] is one.job_id  # the ARN is stored once
+    assert one.job.poll is other.job.poll  # equal settings are shared between triggers
+    assert one.job.end_values is other.job.end_values and one.job.error_keys is other.job.error_keys
+    assert one.job.monitor is not other.job.monitor  # job-specific parts are not
+    assert one.job.monitor.body["executionArn"] is one.job_id  # the ARN is stored once
+    assert one.job.terminate.body["executionArn"] is one.job_id
     changed = RestJobTrigger(
         conn_id="c", job_id=arn, spec={**spec, "poll": {**spec["poll"], "interval": 20.0}}
     )
-    assert changed.spec["poll"]["interval"] == 20.0 and one.spec["poll"]["interval"] == 10.0
+    assert changed.job.poll.interval == 20.0 and one.job.poll.interval == 10.0
