@@ -212,6 +212,12 @@ def _auth_error(message: str, error_type: str | None, where: str) -> RestJobErro
             "(execute-api for API Gateway)."
         )
         message = re.split(r"\s*The Canonical String", message)[0]  # AWS appends the canonical request
+    elif "scoped to a valid region" in lower:
+        fix = (
+            "The connection signs for another AWS Region than the API's: set the connection's extra "
+            "'region' (the 'AWS region' field) to the Region in the API's URL "
+            "(https://{api-id}.execute-api.{region}.amazonaws.com), or leave it empty to take it from there."
+        )
     elif "signature expired" in lower or "signature not yet current" in lower:
         fix = "The machine clock is more than 5 minutes off: synchronise it (NTP)."
     elif "not authorized to perform" in lower:

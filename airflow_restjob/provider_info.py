@@ -11,6 +11,35 @@ from airflow_restjob import __version__
 
 PACKAGE_NAME = "airflow-provider-restjob"
 
+# ``[restjob]`` in airflow.cfg (or AIRFLOW__RESTJOB__<OPTION>): listed by ``airflow config list``,
+# read by ``airflow config get-value restjob <option>``; ``transport/quota.py`` uses them.
+CONFIG = {
+    "restjob": {
+        "description": "airflow-restjob: the poll budget of each triggerer process (the token bucket every "
+        "DescribeExecution poll, retries included, takes a token from; see the README's Scale section). "
+        "Give each triggerer a share of the account's Step Functions quota.",
+        "options": {
+            "poll_budget_burst": {
+                "description": "Tokens available at once: polls that may go out together (AWS's bucket "
+                "size for DescribeExecution: 300 in us-east-1, us-west-2 and eu-west-1, 250 elsewhere). "
+                "At least 1.",
+                "version_added": "0.1.0",
+                "type": "float",
+                "example": "80",
+                "default": "300",
+            },
+            "poll_budget_per_second": {
+                "description": "Refill rate in tokens per second: the steady poll rate of one triggerer "
+                "(AWS's refill rate: 15 in the three big Regions, 10 elsewhere). Above 0.",
+                "version_added": "0.1.0",
+                "type": "float",
+                "example": "4",
+                "default": "15",
+            },
+        },
+    }
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     from airflow_restjob.connections.form import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
@@ -45,4 +74,5 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_restjob.links.step_functions.StepFunctionsExecutionLink"],
+        "config": CONFIG,
     }

@@ -1,9 +1,11 @@
-"""``airflow-restjob``: the provider's command line.
+"""airflow-restjob: the command line of the REST Job provider for Apache Airflow.
 
-Subcommands:
-  sandbox       run the local SigV4-verifying API Gateway in front of moto's Step Functions
-  demo          run the example DAG end to end through a real local Airflow (see README)
+Commands:
   credentials   add / list / show / delete named credentials (stored as Airflow connections)
+  sandbox       run the local SigV4-verifying API Gateway in front of moto's Step Functions
+  demo          how to run the example DAG end to end (from a clone of the repository)
+
+Exit codes: 0 ok, 1 usage error (unknown command or option), others as each command says.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
+
+from airflow_restjob import __version__
+
+USAGE = 1  # exit code of a usage error, for every command (argparse's own is 2)
 
 # subcommand -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
@@ -19,10 +26,29 @@ SUBCOMMANDS = {
 }
 
 
+class UsageParser(argparse.ArgumentParser):
+    """Usage errors exit with ``USAGE`` (1), as the commands' help says."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airflow-restjob", description=__doc__.split("\n\n")[0])
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = subparsers.add_parser("demo", help="run the example DAG end to end (from a clone: bash scripts/demo.sh)")
+    summary, _, rest = __doc__.partition("\n\n")
+    parser = UsageParser(
+        prog="airflow-restjob",
+        description=summary,
+        epilog=rest.split("\n\n")[-1],
+    )
+    parser.add_argument("--version", action="version", version=f"airflow-restjob {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
+    demo = subparsers.add_parser(
+        "demo",
+        help="how to run the example DAG end to end (from a clone: bash scripts/demo.sh)",
+        description="The demo starts the sandbox and a real local Airflow with the test harness of the "
+        "repository (not part of the installed package): run it from a clone with bash scripts/demo.sh.",
+    )
     demo.set_defaults(run=_demo)
     for name, module_name in SUBCOMMANDS.items():
         try:
@@ -52,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
-        return 1
+        return USAGE
     if getattr(args, "unavailable", None):
         print(f"airflow-restjob: {args.unavailable}. Install it with: pip install 'airflow-provider-restjob[sandbox]'", file=sys.stderr)
         return 1

@@ -42,8 +42,10 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
+
+from airflow_restjob.cli import UsageParser
 
 OK, USAGE, BAD_CONTENT, FILE_ERROR, NOT_FOUND, INTERNAL = 0, 1, 2, 3, 4, 99
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
@@ -69,14 +71,6 @@ class CommandError(Exception):
         self.code = code
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit with 1 (argparse's default is 2, which here means 'invalid file content')."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(USAGE, f"{self.prog}: error: {message}\n")
-
-
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "credentials",
@@ -85,8 +79,7 @@ def add_parser(subparsers: Any) -> None:
         epilog="Exit codes: 0 ok, 1 usage/invalid argument, 2 invalid file content, 3 file operation "
         "failed, 4 not found, 99 internal error.",
     )
-    parser.error = _Parser.error.__get__(parser)  # type: ignore[method-assign]
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=UsageParser)
     add = actions.add_parser("add", help="register credentials from a JSON file (overwrites a name)")
     add.add_argument("file", metavar="FILE")
     actions.add_parser("list", help="list the credentials (secrets ***)")

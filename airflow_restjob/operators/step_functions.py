@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+def _outline(response: Any) -> str:
+    """A DescribeExecution answer without its business data: every key, the payloads by size."""
+    if not isinstance(response, dict):
+        return preview(response, 200)
+    parts = []
+    for key, value in response.items():
+        if key in ("input", "output") or key.endswith(("Details", "Input", "Output")):
+            parts.append(f"{key}=<{len(str(value))} chars>")
+        else:
+            parts.append(f"{key}={preview(value, 300)}")
+    return ", ".join(parts)
+
+
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
@@ -202,7 +215,9 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
             why = "Step Functions gave no error or cause (the state machine's TimeoutSeconds elapsed)"
         else:
             why = "Step Functions gave no error or cause"
-        self.log.error("Last DescribeExecution response: %s", preview(redact(response)))
+        # business data (input, output) stays out of the log at ERROR: its size only, the body at DEBUG
+        self.log.error("Last DescribeExecution response: %s", _outline(response))
+        self.log.debug("Last DescribeExecution response body: %s", preview(redact(response)))
         raise AirflowFailException(
             str(
                 NotSuccessError(

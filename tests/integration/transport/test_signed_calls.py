@@ -228,3 +228,13 @@ def test_async_requests_in_flight_are_bounded_per_event_loop(sandbox, monkeypatc
     assert len(spans) == 12
     most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
     assert 1 <= most <= 3
+
+
+@BOTH
+def test_wrong_region_names_the_region_setting(sandbox, call):
+    """A connection that signs for another Region than the API's: the fix names the region field."""
+    with pytest.raises(AuthError) as info:
+        call(settings_for(sandbox, region="eu-west-1"))  # the sandbox's API is in us-east-1
+    message = str(info.value)
+    assert "[end code 10" in message and "scoped to a valid region, not 'eu-west-1'" in message
+    assert "extra 'region'" in message and "Region in the API's URL" in message
