@@ -288,6 +288,14 @@ def interpret_response(status: int, headers: Mapping[str, str], body: bytes, *, 
         )
     if isinstance(payload, dict) and "__type" in payload:
         raise service_error(payload, status, where)
+    if 300 <= status < 400:
+        location = _header(headers, "location") or "(no Location header)"
+        raise RequestFailedError(
+            f"{where}: HTTP {status} redirect to {body_preview(location)}: signed requests are not "
+            "redirected (the credentials would go to another address).",
+            "Set the connection's base URL (or the request's url) to the address the API answers at.",
+            status=status,
+        )
     if parse_error is not None and status >= 400:
         raise RequestFailedError(
             f"{where}: HTTP {status}, body: {body_preview(body)!r}",

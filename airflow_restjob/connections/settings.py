@@ -296,8 +296,21 @@ class ConnectionSettings:
 
     # --- helpers used by both transports -------------------------------------------------------
     def url(self, path: str) -> str:
-        """Resolve ``path`` against the base URL; an absolute URL is returned unchanged."""
+        """Resolve ``path`` against the base URL; an absolute URL is returned unchanged (and checked:
+        credentials never go over plain http to a host that is not loopback)."""
         if "://" in path:
+            parts = urlsplit(path)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise DefinitionError(
+                    f"{path!r} is not an http(s) URL (connection '{self.conn_id}').",
+                    "Write an absolute https:// URL or a path relative to the connection's base URL.",
+                )
+            if parts.scheme == "http" and self.signed and not _is_loopback(parts.hostname):
+                raise DefinitionError(
+                    f"{path!r} is plain http to {parts.hostname}, and the request is signed with "
+                    f"connection '{self.conn_id}': its signature and session token would travel in clear.",
+                    "Use https:// (plain http is allowed only for loopback sandboxes).",
+                )
             return path
         if not self.base_url:
             raise DefinitionError(

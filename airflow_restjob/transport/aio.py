@@ -295,6 +295,7 @@ class AsyncClient:
                 proxy=self.settings.proxy_url,
                 proxy_auth=self._proxy_auth,
                 ssl=self._ssl,
+                allow_redirects=not self.settings.signed,  # credentials never follow a redirect
             ) as response:
                 body = await response.read()
                 return common.judge(self.settings, response.status, dict(response.headers), body, call.where)

@@ -62,7 +62,13 @@ class SyncClient:
         read_timeout = timeout or self.settings.read_timeout
         try:
             response = self.session.request(
-                method, url, data=data, headers=headers, timeout=(self.settings.connect_timeout, read_timeout)
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=(self.settings.connect_timeout, read_timeout),
+                verify=self.settings.verify,  # the connection's TLS settings win over REQUESTS_CA_BUNDLE
+                allow_redirects=not self.settings.signed,  # credentials never follow a redirect
             )
         except requests.Timeout as exc:
             raise common.timeout_error(at, read_timeout, self.settings.redact(type(exc).__name__)) from None
