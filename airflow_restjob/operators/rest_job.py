@@ -97,7 +97,7 @@ class RestJobOperator(RestJobBaseOperator):
             max_interval=interval if max_poll_interval is None else max_poll_interval,
             backoff=poll_backoff,
             max_polls=monitoring.polling_count if monitoring else None,
-            max_wait=max_wait,
+            max_wait=DEFAULT_MAX_WAIT if max_wait is None else max_wait,  # a wait is never unbounded
         )
         if self.conn_id is None:
             for req in (self.info.request, self.info.wait_request):

@@ -26,7 +26,7 @@ from airflow_restjob.operators.base import (
 )
 from airflow_restjob.rest_job import step_functions as sfn
 from airflow_restjob.rest_job.retry import RetryPolicy
-from airflow_restjob.rest_job.spec import JobSpec, preview
+from airflow_restjob.rest_job.spec import JobSpec, is_number, preview
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -110,10 +110,14 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
             kwargs.get("task_id"),
             first_delay=first_poll_delay,
             interval=poll_interval,
-            max_interval=max(60.0, poll_interval) if max_poll_interval is None else max_poll_interval,
+            max_interval=(
+                max_poll_interval
+                if max_poll_interval is not None
+                else max(60.0, poll_interval) if is_number(poll_interval) else poll_interval
+            ),
             backoff=poll_backoff,
             max_polls=max_polls,
-            max_wait=max_wait,
+            max_wait=DEFAULT_MAX_WAIT if max_wait is None else max_wait,  # a wait is never unbounded
         )
 
     # --- templating -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ trigger kwargs (no secrets: credentials stay in the Airflow connection named by 
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Mapping
@@ -56,6 +57,11 @@ class RequestSpec:
         return cls(**data) if data else None
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, not a numeric string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True, slots=True)
 class PollSpec:
     """When to poll: a first delay, then ``interval`` growing by ``backoff`` up to ``max_interval``.
@@ -74,7 +80,22 @@ class PollSpec:
 
     def __post_init__(self) -> None:
         # the operator's parameter names are given in parentheses so a DAG author finds them
-        problems = []
+        problems = [
+            f"{label} must be a finite number of seconds, got {value!r}"
+            for label, value in (
+                ("first_delay (first_poll_delay)", self.first_delay),
+                ("interval (poll_interval)", self.interval),
+                ("max_interval (max_poll_interval)", self.max_interval),
+                ("backoff (poll_backoff)", self.backoff),
+                ("max_wait", 1.0 if self.max_wait is None else self.max_wait),
+                ("jitter", self.jitter),
+            )
+            if not is_number(value)
+        ]
+        if self.max_polls is not None and (isinstance(self.max_polls, bool) or not isinstance(self.max_polls, int)):
+            problems.append(f"max_polls must be a whole number, got {self.max_polls!r}")
+        if problems:
+            raise DefinitionError("Invalid polling settings: " + "; ".join(problems) + ".", "Fix the poll parameters.")
         if not self.first_delay >= 0:
             problems.append(f"first_delay (first_poll_delay) must be >= 0 s, got {self.first_delay}")
         if not self.interval >= 1:
