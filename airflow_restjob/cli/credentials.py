@@ -71,16 +71,33 @@ class CommandError(Exception):
         self.code = code
 
 
+def _plain(text: str) -> str:
+    """Help text without reStructuredText markup."""
+    return text.replace("``", "").replace("::\n", ":\n")
+
+
+def file_formats() -> str:
+    """The FILE format of every authType, from this module's documentation."""
+    doc = __doc__ or ""
+    return _plain(doc[doc.index("FILE is UTF-8 JSON") : doc.index("Names:")]).rstrip()
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "credentials",
         help="add / list / show / delete named credentials (stored as Airflow connections)",
-        description=__doc__.split("\n\n")[0],
+        description=_plain(__doc__.split("\n\n")[0]),
         epilog="Exit codes: 0 ok, 1 usage/invalid argument, 2 invalid file content, 3 file operation "
         "failed, 4 not found, 99 internal error.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=UsageParser)
-    add = actions.add_parser("add", help="register credentials from a JSON file (overwrites a name)")
+    add = actions.add_parser(
+        "add",
+        help="register credentials from a JSON file (overwrites a name)",
+        description="Register the credentials in FILE as Airflow connections (an existing name is overwritten).",
+        epilog=file_formats(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add.add_argument("file", metavar="FILE")
     actions.add_parser("list", help="list the credentials (secrets ***)")
     show = actions.add_parser("show", help="show one credential (secrets ***)")

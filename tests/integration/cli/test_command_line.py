@@ -37,3 +37,14 @@ def test_unknown_command_and_action_are_usage_errors_exit_1():
 def test_demo_says_what_to_do_from_an_installed_package():
     done = cli("demo")
     assert done.returncode == 1 and "bash scripts/demo.sh" in done.stderr
+
+
+def test_credentials_add_help_documents_the_file_format_of_every_auth_type():
+    from airflow_restjob.cli.credentials import FIELDS
+
+    done = cli("credentials", "add", "--help")
+    assert done.returncode == 0 and "``" not in done.stdout and "::" not in done.stdout
+    for auth_type, fields in FIELDS.items():
+        assert f'"authType": "{auth_type}"' in done.stdout, auth_type  # an example statement
+        for field in fields:
+            assert f'"{field}"' in done.stdout, (auth_type, field)
