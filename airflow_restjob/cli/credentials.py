@@ -43,9 +43,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow_restjob.cli import UsageParser
+from airflow_restjob.connections.settings import url_problem
 
 OK, USAGE, BAD_CONTENT, FILE_ERROR, NOT_FOUND, INTERNAL = 0, 1, 2, 3, 4, 99
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
@@ -168,12 +168,13 @@ def validate(item: Any, where: str) -> dict[str, Any]:
         if not isinstance(value, str) or not value.strip():
             raise CommandError(BAD_CONTENT, f"{where}.{key}: expected a non-empty string.")
     for key in ("baseUrl", "proxyUrl"):
-        if item.get(key):
-            parts = urlsplit(item[key])
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise CommandError(
-                    BAD_CONTENT, f"{where}.{key}: expected an http(s)://host[:port] URL, got {item[key]!r}."
-                )
+        problem = url_problem(item[key]) if item.get(key) else None
+        if problem:
+            raise CommandError(
+                BAD_CONTENT,
+                f"{where}.{key} {problem}"
+                + (" (for a proxy: user, password)." if key == "proxyUrl" else "."),
+            )
     if auth_type == "aws_sigv4":
         from airflow_restjob.connections.settings import ConnectionSettings
         from airflow_restjob.errors import DefinitionError

@@ -21,6 +21,7 @@ from airflow_restjob.connections.settings import (
     connection_extra,
     connection_fields,
     transport_options,
+    url_problem,
 )
 from airflow_restjob.errors import DefinitionError
 
@@ -121,12 +122,12 @@ def proxy_fields(conn: Any) -> dict[str, Any]:
     url = str(extra.get("proxy_url") or conn.host or "").strip()
     if url and "://" not in url:
         url = "http://" + url + (f":{conn.port}" if getattr(conn, "port", None) else "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    problem = url_problem(url) if url else "is missing"
+    if problem:
         raise DefinitionError(
-            f"Connection '{conn.conn_id}' (proxyAuthName): the proxy URL (host) must be http(s)://host:port, "
-            f"got {url!r}.",
-            "Set the connection's host to the proxy URL, login/password to the proxy credentials.",
+            f"Connection '{conn.conn_id}' (proxyAuthName): the proxy URL (host) {problem}.",
+            "Set the connection's host to the proxy URL (http(s)://host:port), login/password to the "
+            "proxy credentials.",
         )
     return {
         "proxy_url": url,

@@ -96,6 +96,24 @@ def _as_seconds(value: Any, default: float, *, conn_id: str, name: str) -> float
     return seconds
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a base or proxy URL (None: it can); never echoes a password it holds."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.username is not None or parts.password is not None:
+        shown = parts._replace(netloc=f"***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else ""))
+        return (
+            f"holds a user/password ({shown.geturl()}); a URL is stored and shown in plain text, "
+            "so credentials go in their own (encrypted) fields"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"needs a scheme and host (http(s)://host:port), got {url!r}"
+    return None
+
+
 def connection_extra(conn_id: str, extra: Mapping[str, Any] | str | None) -> dict[str, Any]:
     """A connection's extra as a dict: JSON text parsed, Airflow 3.1's form prefix
     (``extra__restjob__<name>``; 3.2+ store names unprefixed) removed, empty values dropped."""
@@ -209,13 +227,13 @@ class ConnectionSettings:
                 "Use a Region code such as us-east-1 or ap-northeast-1.",
             )
         proxy_url = extra.get("proxy_url") or None
-        if proxy_url:
-            parts = urlsplit(str(proxy_url))
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise DefinitionError(
-                    f"Connection '{conn_id}': extra field 'proxy_url' needs a scheme and host, got {proxy_url!r}.",
-                    "Write it as http://proxy.example.com:8080.",
-                )
+        problem = url_problem(str(proxy_url)) if proxy_url else None
+        if problem:
+            raise DefinitionError(
+                f"Connection '{conn_id}': extra field 'proxy_url' {problem}.",
+                "Write it as http://proxy.example.com:8080; the proxy's user and password go in "
+                "proxy_user / proxy_password.",
+            )
         return cls(
             conn_id=conn_id,
             base_url=base_url,
