@@ -28,7 +28,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_restjob.compat import AirflowFailException, AirflowTaskTimeout
 from airflow_restjob.connections.routes import Route
-from airflow_restjob.errors import EndCode, RestJobError, WaitTimeoutError
+from airflow_restjob.errors import DefinitionError, EndCode, RestJobError, WaitTimeoutError
 from airflow_restjob.hooks.rest_job import RestJobHook
 from airflow_restjob.rest_job.flows import run_sync, stop_flow, wait_flow
 from airflow_restjob.rest_job.retry import STOP_RETRY, RetryPolicy
@@ -101,8 +101,6 @@ def redact(data: Any) -> Any:
 
 def poll_spec(task_id: Any, **kwargs: Any) -> PollSpec:
     """``PollSpec`` whose errors name the task."""
-    from airflow_restjob.errors import DefinitionError
-
     try:
         return PollSpec(**kwargs)
     except DefinitionError as exc:
