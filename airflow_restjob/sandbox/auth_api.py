@@ -361,6 +361,10 @@ class AuthApi:
         finally:
             if self._runner is not None:
                 loop.run_until_complete(self._runner.cleanup())
+            pending = asyncio.all_tasks(loop)  # e.g. a "slow" token answer still sleeping
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     async def _setup(self) -> None:
