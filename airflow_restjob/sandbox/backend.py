@@ -20,6 +20,7 @@ ACCOUNT_ID = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/restjob-sandbox-sfn"
 RESERVATIONS_TABLE = "reservations"
 RESERVATIONS_QUEUE = "reservations"
+INVOKE_ROLE_NAME = "restjob-invoke-role"
 # Credentials the sandbox itself uses to talk to moto (moto accepts anything).
 MOTO_ACCESS_KEY = "AKIAMOTOSANDBOXADMIN"
 MOTO_SECRET_KEY = "moto-does-not-check-this-secret"
@@ -129,6 +130,38 @@ def ensure_resources(url: str, region: str) -> str:
             raise
     sqs = client("sqs", url, region)
     return sqs.create_queue(QueueName=RESERVATIONS_QUEUE)["QueueUrl"]
+
+
+def ensure_invoke_role(url: str, region: str, role_name: str = INVOKE_ROLE_NAME) -> str:
+    """The IAM role STS AssumeRole / AssumeRoleWithWebIdentity hand out (moto does not require it to exist,
+    but GetRole and the assumed-role ids then look like AWS's); returns its ARN."""
+    iam = client("iam", url, region)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                "Action": "sts:AssumeRole",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/restjob-sandbox"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+            },
+        ],
+    }
+    try:
+        return iam.create_role(
+            RoleName=role_name,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            MaxSessionDuration=3600,
+            Description="may invoke the sandbox API (execute-api:Invoke)",
+        )["Role"]["Arn"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+    return iam.get_role(RoleName=role_name)["Role"]["Arn"]
 
 
 def example_definitions(wait_seconds: float, queue_url: str) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import random
@@ -13,12 +14,14 @@ import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from . import sts
 from .faults import RESOURCES, Faults, Quota, RequestLog
 from .moto_link import MotoLink
-from .sigv4 import AuthError, SigV4Verifier
+from .sigv4 import AuthError, Credentials, Identity, SigV4Verifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sandbox import Sandbox
@@ -72,6 +75,10 @@ def _json(status: int, body: Any, error_type: str | None = None) -> web.Response
     )
 
 
+def secrets_equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop's loop where installed (the sandbox extra asks for it): transport work per request
     is a large part of the gateway's own cost, and uvloop does it in C."""
@@ -105,6 +112,8 @@ class Gateway:
         error_mapping: str = "default",
         host: str = "127.0.0.1",
         port: int = 0,
+        sts_verifier: SigV4Verifier | None = None,
+        sts_port: int = 0,
     ) -> None:
         if error_mapping not in ("default", "4xx"):
             raise ValueError("error_mapping must be 'default' or '4xx'")
@@ -121,10 +130,13 @@ class Gateway:
         self.error_mapping = error_mapping
         self.host = host
         self.port = port
+        self.sts_verifier = sts_verifier or SigV4Verifier(verifier.identities, region, "sts")
+        self.sts_port = sts_port
+        self._sts_runner: web.ServerRunner | None = None
         self._stop_details: dict[str, tuple[str | None, str | None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._moto: MotoLink | None = None  # created on the gateway's loop
@@ -168,16 +180,26 @@ class Gateway:
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        # STS (AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity) on a listener of its own, so
+        # that its URL is a root like sts.{region}.amazonaws.com and the API's hot path stays as it is.
+        sts_server = web.Server(self._sts_dispatch, access_log=None)
+        self._sts_runner = web.ServerRunner(sts_server, handle_signals=False, shutdown_timeout=0.5)
+        await self._sts_runner.setup()
+        sts_site = web.TCPSite(self._sts_runner, self.host, self.sts_port, reuse_address=True)
+        await sts_site.start()
+        self.sts_port = self._sts_runner.addresses[0][1]
 
     def _make_request(self, *args: Any) -> web.BaseRequest:
         # As web.Server's own factory, with room for a 256 KiB execution input even when escaped.
-        return web.BaseRequest(*args, asyncio.get_running_loop(), client_max_size=MAX_BODY)
+        return web.BaseRequest(*args, asyncio.get_running_loop(), client_max_size=MAX_BODY)  # type: ignore[misc, arg-type]
 
     async def _teardown(self) -> None:
         if self._moto is not None:
             self._moto.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._sts_runner is not None:
+            await self._sts_runner.cleanup()
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -455,6 +477,149 @@ class Gateway:
                 break
             await asyncio.sleep(0.02)
         return round(time.time(), 3)
+
+    # ------------------------------------------------------------------ STS
+
+    async def _sts_dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await request.read()
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "method": request.method,
+            "path": request.path,
+            "resource": "sts",
+            "status": None,
+            "execution_arn": None,
+            "access_key": None,
+            "body": None,  # never logged: it holds the web identity token
+            "throttled": False,
+            "fault": None,
+            "sts_action": None,
+            "role_arn": None,
+            "role_session_name": None,
+            "duration_seconds": None,
+            "expiration": None,
+            "issued_access_key": None,
+            "assumed_role_arn": None,
+            "web_identity_subject": None,
+            "error": None,
+        }
+        match = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        if match:
+            entry["access_key"] = match.group(1)
+        request_id = _request_id()
+        try:
+            status, answer = await self._sts(request, body, entry)
+        except sts.StsError as err:
+            entry["error"] = err.code
+            status, answer = err.status, err.xml(request_id)
+        entry["status"] = status
+        entry["duration"] = time.time() - entry["time"]
+        self.request_log.append(entry)
+        return web.Response(
+            status=status, body=answer, content_type="text/xml", headers={"x-amzn-RequestId": request_id}
+        )
+
+    async def _sts(self, request: web.BaseRequest, body: bytes, entry: dict[str, Any]) -> tuple[int, bytes]:
+        raw_path, _, raw_query = request.raw_path.partition("?")
+        try:
+            text = body.decode("utf-8") if request.method == "POST" else raw_query
+            pairs = parse_qsl(text, keep_blank_values=True)
+            if request.method == "POST" and raw_query:
+                pairs += parse_qsl(raw_query, keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            raise sts.StsError("MalformedQueryString", "The query string is not well formed.") from None
+        params: dict[str, str] = {}
+        for name, value in pairs:
+            params.setdefault(name, value)
+        action = params.get("Action")
+        entry["sts_action"] = action
+        if not action:
+            raise sts.StsError("MissingAction", "Missing Action")
+        if (
+            action not in ("AssumeRole", "AssumeRoleWithWebIdentity", "GetCallerIdentity")
+            or params.get("Version") != sts.VERSION
+        ):
+            raise sts.StsError(
+                "InvalidAction", f"Could not find operation {action} for version {params.get('Version')}"
+            )
+
+        caller: Identity | None = None
+        if action == "AssumeRoleWithWebIdentity":
+            # unsigned: the token is the credential
+            claims = sts.check_web_identity_token(
+                self.sandbox.web_identity_key, params.get("WebIdentityToken")
+            )
+            entry["web_identity_subject"] = claims.get("sub")
+        else:
+            try:
+                verified = self.sts_verifier.verify(
+                    request.method, raw_path, raw_query, request.headers.items(), body, now=None
+                )
+            except AuthError as err:
+                code, status, message = sts.AUTH_ERRORS.get(err.error_type, ("AccessDenied", 403, None))
+                raise sts.StsError(code, message or err.message, status) from None
+            caller = verified.identity
+        if action == "GetCallerIdentity":
+            assert caller is not None
+            user_id = caller.access_key
+            return 200, sts.caller_identity_xml(caller.arn, user_id, self.account_id, _request_id())
+
+        role_arn = params.get("RoleArn")
+        session_name = params.get("RoleSessionName")
+        entry["role_arn"], entry["role_session_name"] = role_arn, session_name
+        if not role_arn:
+            raise sts.validation(
+                "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: "
+                "Member must not be null"
+            )
+        sts.check_session_name(session_name)
+        duration = sts.check_duration(params.get("DurationSeconds"))
+        entry["duration_seconds"] = duration
+        if caller is not None:
+            denied = (
+                f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+            )
+            if not caller.can_invoke or role_arn != self.sandbox.role_arn:
+                raise sts.StsError("AccessDenied", denied, 403)
+            required = self.sandbox.require_external_id
+            if required is not None:
+                given = params.get("ExternalId")
+                if given is None or not secrets_equal(given, required):
+                    raise sts.StsError("AccessDenied", denied, 403)
+        elif role_arn != self.sandbox.role_arn:
+            raise sts.StsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity", 403)
+
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "Authorization": (
+                f"AWS4-HMAC-SHA256 Credential=AKIAMOTOSANDBOXADMIN/20200101/{self.region}/sts/aws4_request, "
+                "SignedHeaders=host, Signature=0"
+            ),
+        }
+        assert self._moto is not None, "the gateway is not running"
+        try:
+            status, answer = await self._moto.post(headers, urlencode(pairs).encode())
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError, IndexError) as exc:
+            log.warning("moto STS call failed: %s", exc)
+            raise sts.StsError("InternalFailure", "An internal error occurred.", 500, sender=False) from None
+        if status != 200:
+            log.warning("moto answered %s for %s: %r", status, action, answer[:300])
+            return status, answer
+        try:
+            issued = sts.parse_credentials(answer)
+        except (ValueError, SyntaxError) as exc:
+            log.warning("unexpected STS answer from moto: %s", exc)
+            raise sts.StsError("InternalFailure", "An internal error occurred.", 500, sender=False) from None
+        session_seconds = self.sandbox.sts_session_seconds
+        seconds = duration if session_seconds is None else min(duration, session_seconds)
+        expires = sts.expiration_after(seconds)
+        self.sandbox.register_temporary(
+            Credentials(issued.access_key, issued.secret_key, issued.session_token), issued.arn, expires
+        )
+        entry["expiration"] = expires
+        entry["issued_access_key"] = issued.access_key
+        entry["assumed_role_arn"] = issued.arn
+        return 200, sts.rewrite_expiration(answer, expires)
 
     # ------------------------------------------------------------------ admin endpoint
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
+from collections.abc import Mapping
 
 IDLE_SECONDS = 30.0  # drop pooled connections idle longer (moto's side times out at 120 s)
 MAX_IDLE = 32  # idle connections kept; more concurrent calls open (and then close) extra ones
@@ -124,10 +125,21 @@ class MotoLink:
         request = (
             f"{self._head}X-Amz-Target: AWSStepFunctions.{action}\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode("latin-1") + payload
-        conn = self._take()
-        if conn is not None:
+        return await self._send(request)
+
+    async def post(self, headers: Mapping[str, str], payload: bytes, path: str = "/") -> tuple[int, bytes]:
+        """POST any request to moto (e.g. the STS query API) over the same pool of connections."""
+        head = f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        request = f"{head}Content-Length: {len(payload)}\r\n\r\n".encode("latin-1") + payload
+        return await self._send(request)
+
+    async def _send(self, request: bytes) -> tuple[int, bytes]:
+        idle = self._take()
+        if idle is not None:
             try:
-                return await self._exchange(conn, request)
+                return await self._exchange(idle, request)
             except StaleConnection:
                 pass
         loop = asyncio.get_running_loop()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import tempfile
 import threading
 from typing import Any
 
-from . import backend
+from . import backend, sts
 from .faults import Faults, Quota, RequestLog
 from .gateway import Gateway
 from .sigv4 import Credentials, Identity, SigV4Verifier
@@ -44,16 +46,26 @@ class Sandbox:
         region: str = "us-east-1",
         state_machine_wait_seconds: float = 3,
         error_mapping: str = "default",
+        sts_port: int = 0,
+        sts_session_seconds: float | None = 900.0,
     ) -> None:
         if error_mapping not in ("default", "4xx"):
             raise ValueError("error_mapping must be 'default' or '4xx'")
         self.port = port
+        self.sts_port = sts_port
+        self.sts_session_seconds: float | None = None
+        self.set_sts_session_seconds(sts_session_seconds)
         self.moto_port = moto_port
         self.stage = stage
         self.region = region
         self.state_machine_wait_seconds = state_machine_wait_seconds
         self.error_mapping = error_mapping
         self.account_id = backend.ACCOUNT_ID
+        self.role_arn = f"arn:aws:iam::{self.account_id}:role/{backend.INVOKE_ROLE_NAME}"
+        # When set, AssumeRole without this ExternalId is AccessDenied (as a role trust policy's
+        # sts:ExternalId condition would have it).
+        self.require_external_id: str | None = None
+        self.web_identity_key = secrets.token_bytes(32)  # signs the web identity tokens (HS256)
         self.invoke_credentials = INVOKE_CREDENTIALS
         self.noinvoke_credentials = NOINVOKE_CREDENTIALS
         self.temporary_credentials = Credentials(
@@ -97,6 +109,7 @@ class Sandbox:
                 backend.enable_execution(self.moto_url)
                 self._sfn = backend.client("stepfunctions", self.moto_url, self.region)
                 self.queue_url = backend.ensure_resources(self.moto_url, self.region)
+                backend.ensure_invoke_role(self.moto_url, self.region)
                 for name, definition in backend.example_definitions(
                     self.state_machine_wait_seconds, self.queue_url
                 ).items():
@@ -108,7 +121,9 @@ class Sandbox:
                     account_id=self.account_id,
                     api_id=API_ID,
                     moto_url=self.moto_url,
-                    verifier=SigV4Verifier(self.identities, self.region, "execute-api"),
+                    verifier=self._verifier("execute-api"),
+                    sts_verifier=self._verifier("sts"),
+                    sts_port=self.sts_port,
                     faults=self.faults,
                     quota=self.quota,
                     request_log=self._log,
@@ -116,11 +131,17 @@ class Sandbox:
                     port=self.port,
                 )
                 self.port = gateway.start()
+                self.sts_port = gateway.sts_port
                 self._gateway = gateway
             except BaseException:
                 self._release_moto()
                 raise
         return self
+
+    def _verifier(self, service: str) -> SigV4Verifier:
+        verifier = SigV4Verifier({}, self.region, service)
+        verifier.identities = self.identities  # shared: credentials STS issues are known to both
+        return verifier
 
     def stop(self) -> None:
         with self._lock:
@@ -150,6 +171,50 @@ class Sandbox:
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/_sandbox"
 
+    @property
+    def sts_url(self) -> str:
+        """STS endpoint (``endpoint_url`` of a botocore ``sts`` client): AssumeRole (SigV4, service
+        ``sts``), AssumeRoleWithWebIdentity (unsigned), GetCallerIdentity, served by moto's STS."""
+        return f"http://127.0.0.1:{self.sts_port}"
+
+    # ------------------------------------------------------------------ STS and temporary credentials
+
+    def set_sts_session_seconds(self, seconds: float | None) -> None:
+        """Sessions STS issues from now on last at most this long (None: DurationSeconds, default 3600)."""
+        if seconds is not None and not seconds > 0:
+            raise ValueError("sts_session_seconds must be > 0 (or None)")
+        self.sts_session_seconds = None if seconds is None else float(seconds)
+
+    def register_temporary(self, credentials: Credentials, arn: str, expires_at: float) -> Identity:
+        """Make temporary credentials an identity that may invoke the API until ``expires_at`` (epoch)."""
+        identity = Identity(credentials, arn, True, expires_at)
+        self.identities[credentials.access_key] = identity
+        return identity
+
+    def web_identity_token(self, lifetime: float = 3600.0, subject: str = sts.WEB_IDENTITY_SUBJECT) -> str:
+        """A JWT (like a Kubernetes service account token) that AssumeRoleWithWebIdentity accepts."""
+        return sts.make_web_identity_token(self.web_identity_key, lifetime, subject)
+
+    def write_web_identity_token(self, path: str | os.PathLike[str], lifetime: float = 3600.0) -> str:
+        """Write (or rotate) a web identity token file atomically, as the platform would; returns the path."""
+        target = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(target))
+        fd, tmp = tempfile.mkstemp(prefix=".token-", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.web_identity_token(lifetime))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return target
+
+    def sts_calls(self) -> list[dict[str, Any]]:
+        """The request-log entries of STS calls (action, role, session name, expiration; no secrets)."""
+        return [e for e in self._log.entries() if e["resource"] == "sts"]
+
     def connection_json(
         self, conn_id: str = "restjob_default", credentials: Credentials | None = None
     ) -> str:
@@ -169,6 +234,9 @@ class Sandbox:
             "region": self.region,
             "stage": self.stage,
             "moto_url": self.moto_url,
+            "sts_url": self.sts_url,
+            "role_arn": self.role_arn,
+            "sts_session_seconds": self.sts_session_seconds,
             "api_id": API_ID,
             "account_id": self.account_id,
             "error_mapping": self.error_mapping,
@@ -177,7 +245,7 @@ class Sandbox:
                 "noinvoke": creds(self.noinvoke_credentials),
                 "temporary": creds(self.temporary_credentials),
             },
-            "identities": {i.access_key: i.arn for i in self.identities.values()},
+            "identities": {i.access_key: i.arn for i in list(self.identities.values())},
             "connection_json": self.connection_json(),
             "state_machines": dict(self.state_machines),
             "dynamodb_table": backend.RESERVATIONS_TABLE,

@@ -27,6 +27,7 @@ _SPACES = re.compile(r"\s+")
 
 MSG_MISSING_TOKEN = "Missing Authentication Token"
 MSG_INVALID_TOKEN = "The security token included in the request is invalid."
+MSG_EXPIRED_TOKEN = "The security token included in the request is expired"
 MSG_BAD_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -46,6 +47,7 @@ class Identity:
     credentials: Credentials
     arn: str
     can_invoke: bool = True
+    expires_at: float | None = None  # epoch seconds; temporary credentials stop working then
 
     @property
     def access_key(self) -> str:
@@ -367,6 +369,8 @@ class SigV4Verifier:
         if expected_token is not None or token is not None:
             if token is None or expected_token is None or not hmac.compare_digest(token, expected_token):
                 raise AuthError("UnrecognizedClientException", MSG_INVALID_TOKEN)
+        if identity.expires_at is not None and now.timestamp() >= identity.expires_at:
+            raise AuthError("ExpiredTokenException", MSG_EXPIRED_TOKEN)
 
         body_hash = hashlib.sha256(body).hexdigest()
         payload_hash = first("x-amz-content-sha256") or body_hash
