@@ -275,6 +275,19 @@ def interpret_response(status: int, headers: Mapping[str, str], body: bytes, *, 
             error_type=error_type or "TooManyRequestsException",
             retry_after=_retry_after(headers),
         )
+    if status == 401:
+        challenge = _header(headers, "www-authenticate")
+        detail = _message(payload) or (body_preview(body) if parse_error is not None else "")
+        raise AuthError(
+            f"{where}: HTTP 401, the API rejected the credentials"
+            + (f": {detail}" if detail else "")
+            + (f" (WWW-Authenticate: {body_preview(challenge, 120)})" if challenge else "")
+            + ".",
+            "Check the credential the request uses (authName / the connection): user and password, "
+            "token, key values, or the OAuth2 client and its scope.",
+            status=401,
+            error_type=error_type,
+        )
     if status == 403:
         raise _auth_error(_message(payload), error_type, where)
     if status in TRANSIENT_STATUSES:

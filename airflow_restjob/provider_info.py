@@ -42,7 +42,15 @@ CONFIG = {
 
 
 def get_provider_info() -> dict[str, Any]:
-    from airflow_restjob.connections.form import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
+    from airflow_restjob.connections.form import (
+        CONN_FIELDS,
+        CONN_TYPE,
+        HOOK_NAME,
+        PROXY_HOOK_NAME,
+        PROXY_UI_FIELD_BEHAVIOUR,
+        UI_FIELD_BEHAVIOUR,
+    )
+    from airflow_restjob.credentials.types import PROXY_CONN_TYPE
 
     return {
         "package-name": PACKAGE_NAME,
@@ -57,7 +65,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.hooks.rest_job", "airflow_restjob.hooks.step_functions"]}],
+        "hooks": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.hooks.rest_job", "airflow_restjob.hooks.step_functions", "airflow_restjob.hooks.proxy"]}],
         "operators": [{"integration-name": "REST Job", "python-modules": [
                     "airflow_restjob.operators.base",
                     "airflow_restjob.operators.step_functions",
@@ -71,7 +79,14 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": HOOK_NAME,
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
                 "conn-fields": CONN_FIELDS,
-            }
+            },
+            {
+                "connection-type": PROXY_CONN_TYPE,
+                "hook-class-name": "airflow_restjob.hooks.proxy.RestJobProxyHook",
+                "hook-name": PROXY_HOOK_NAME,
+                "ui-field-behaviour": PROXY_UI_FIELD_BEHAVIOUR,
+                "conn-fields": {},
+            },
         ],
         "extra-links": ["airflow_restjob.links.step_functions.StepFunctionsExecutionLink"],
         "config": CONFIG,

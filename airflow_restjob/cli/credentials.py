@@ -5,7 +5,37 @@
     airflow-restjob credentials show NAME    one credential as JSON (secrets ***)
     airflow-restjob credentials delete NAME  delete one credential
 
-FILE is UTF-8 JSON: one credential definition or a list of them.
+FILE is UTF-8 JSON: one credential definition or a list of them.  Every type may have
+"baseUrl" (the connection's host: files may then use relative URLs).
+
+``basic``::
+
+    {"name": "jobs_basic", "authType": "basic", "user": "jobuser", "password": "..."}
+
+``bearer`` (a static token)::
+
+    {"name": "jobs_token", "authType": "bearer", "token": "..."}
+
+``oauth2_client_credentials`` (RFC 6749 client credentials; clientAuth form (default) or basic)::
+
+    {"name": "jobs_oauth", "authType": "oauth2_client_credentials", "tokenUrl": "https://idp.example.com/oauth2/token",
+     "clientId": "...", "clientSecret": "...", "scope": "jobs.run", "resource": null, "audience": null,
+     "clientAuth": "form"}
+
+``azure_ad`` (oauth2_client_credentials, token URL from the tenant; authorityHost for sovereign clouds)::
+
+    {"name": "azure_mgmt", "authType": "azure_ad", "tenantId": "<directory id>", "clientId": "...",
+     "clientSecret": "...", "scope": "https://management.azure.com/.default",
+     "authorityHost": "https://login.microsoftonline.com", "clientAuth": "form"}
+
+``sap_btp`` (oauth2_client_credentials, token URL = the service key's url + /oauth/token, basic auth)::
+
+    {"name": "sap_jobs", "authType": "sap_btp", "xsuaaUrl": "https://<subdomain>.authentication.eu10.hana.ondemand.com",
+     "clientId": "...", "clientSecret": "..."}
+
+``key_value`` (headers and/or query parameters whose values are secrets)::
+
+    {"name": "jobs_key", "authType": "key_value", "headers": {"x-api-key": "..."}, "query": {"code": "..."}}
 
 ``aws_sigv4`` (the ``authName`` of a connection information file; a ``restjob`` connection)::
 
@@ -13,10 +43,15 @@ FILE is UTF-8 JSON: one credential definition or a list of them.
      "secretAccessKey": "...", "region": "ap-northeast-1", "sessionToken": null,
      "service": "execute-api", "baseUrl": "https://abc.execute-api.ap-northeast-1.amazonaws.com/stage"}
 
-    required: name, authType, accessKeyId, secretAccessKey; region is required unless baseUrl is an
-    execute-api URL; baseUrl (the connection's host) lets files use relative URLs.
+    required: name, authType, and accessKeyId + secretAccessKey unless the credentials are
+    temporary: "roleArn" (assume role; "externalId", "roleSessionName", "durationSeconds"; source
+    credentials: the keys, "profile", or the default chain), "roleArn" + "webIdentityTokenFile"
+    (web identity, EKS IRSA), "profile" (a named profile of ~/.aws/config), or
+    "credentialSource": "default_chain" (environment, shared config, web identity, container and
+    instance metadata); "stsEndpoint" / "stsRegion" for a VPC or regional STS endpoint (needs the
+    aws extra: botocore).  region is required unless baseUrl is an execute-api URL.
 
-``proxy`` (a ``proxyAuthName``)::
+``proxy`` (a ``proxyAuthName``; a ``restjob_proxy`` connection)::
 
     {"name": "corp_proxy", "authType": "proxy", "proxyUrl": "http://proxy.example.com:8080",
      "user": "jobuser", "password": "..."}
@@ -45,24 +80,91 @@ from pathlib import Path
 from typing import Any
 
 from airflow_restjob.cli import UsageParser
+from airflow_restjob.connections.form import CONN_TYPE
 from airflow_restjob.connections.settings import url_problem
+from airflow_restjob.credentials.types import PROXY_CONN_TYPE
 
 OK, USAGE, BAD_CONTENT, FILE_ERROR, NOT_FOUND, INTERNAL = 0, 1, 2, 3, 4, 99
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 MARK = "airflow-restjob credential"
-FIELDS: dict[str, dict[str, bool]] = {  # authType -> field -> required
-    "aws_sigv4": {
-        "accessKeyId": True,
-        "secretAccessKey": True,
-        "region": False,
-        "sessionToken": False,
-        "service": False,
-        "baseUrl": False,
+STR, INT, MAP = "string", "integer", "object"
+# authType -> statement key -> (required, kind); "baseUrl" is allowed for every type but proxy
+FIELDS: dict[str, dict[str, tuple[bool, str]]] = {
+    "basic": {"user": (True, STR), "password": (True, STR)},
+    "bearer": {"token": (True, STR)},
+    "oauth2_client_credentials": {
+        "tokenUrl": (True, STR),
+        "clientId": (True, STR),
+        "clientSecret": (True, STR),
+        "scope": (False, STR),
+        "resource": (False, STR),
+        "audience": (False, STR),
+        "clientAuth": (False, STR),
     },
-    "proxy": {"proxyUrl": True, "user": False, "password": False},
+    "azure_ad": {
+        "tenantId": (True, STR),
+        "clientId": (True, STR),
+        "clientSecret": (True, STR),
+        "scope": (True, STR),
+        "authorityHost": (False, STR),
+        "clientAuth": (False, STR),
+    },
+    "sap_btp": {
+        "xsuaaUrl": (True, STR),
+        "clientId": (True, STR),
+        "clientSecret": (True, STR),
+        "scope": (False, STR),
+        "clientAuth": (False, STR),
+    },
+    "key_value": {"headers": (False, MAP), "query": (False, MAP)},
+    "aws_sigv4": {
+        "accessKeyId": (False, STR),
+        "secretAccessKey": (False, STR),
+        "region": (False, STR),
+        "sessionToken": (False, STR),
+        "service": (False, STR),
+        "roleArn": (False, STR),
+        "externalId": (False, STR),
+        "roleSessionName": (False, STR),
+        "durationSeconds": (False, INT),
+        "webIdentityTokenFile": (False, STR),
+        "profile": (False, STR),
+        "credentialSource": (False, STR),
+        "stsEndpoint": (False, STR),
+        "stsRegion": (False, STR),
+    },
+    "proxy": {"proxyUrl": (True, STR), "user": (False, STR), "password": (False, STR)},
 }
-SECRET_FIELDS = {"secretAccessKey", "sessionToken", "password"}
-CONN_TYPES = {"aws_sigv4": "restjob", "proxy": "http"}
+for _type, _fields in FIELDS.items():
+    if _type != "proxy":
+        _fields["baseUrl"] = (False, STR)
+SECRET_FIELDS = {"secretAccessKey", "sessionToken", "password", "token", "clientSecret"}
+PRESETS = {"azure_ad", "sap_btp"}  # oauth2_client_credentials with a token URL worked out
+# statement key -> connection extra key, per stored type
+AWS_EXTRA = {
+    "region": "region",
+    "sessionToken": "session_token",
+    "service": "service",
+    "roleArn": "role_arn",
+    "externalId": "external_id",
+    "roleSessionName": "role_session_name",
+    "durationSeconds": "duration_seconds",
+    "webIdentityTokenFile": "web_identity_token_file",
+    "profile": "profile",
+    "credentialSource": "credential_source",
+    "stsEndpoint": "sts_endpoint",
+    "stsRegion": "sts_region",
+}
+OAUTH2_EXTRA = {
+    "tokenUrl": "token_url",
+    "scope": "scope",
+    "resource": "resource",
+    "audience": "audience",
+    "clientAuth": "client_auth",
+    "tenantId": "tenant_id",
+    "authorityHost": "authority_host",
+    "xsuaaUrl": "xsuaa_url",
+}
 
 
 class CommandError(Exception):
@@ -146,8 +248,12 @@ def validate(item: Any, where: str) -> dict[str, Any]:
     check_name(item.get("name"), f"{where}.name", BAD_CONTENT)
     auth_type = item.get("authType")
     if auth_type not in FIELDS:
+        guess = difflib.get_close_matches(str(auth_type), list(FIELDS), n=1, cutoff=0.5)
         raise CommandError(
-            BAD_CONTENT, f"{where}.authType: expected one of {', '.join(FIELDS)}, got {auth_type!r}."
+            BAD_CONTENT,
+            f"{where}.authType: {auth_type!r} is not a credential type."
+            + (f" Did you mean '{guess[0]}'?" if guess else "")
+            + f" Expected one of {', '.join(FIELDS)}.",
         )
     fields = FIELDS[auth_type]
     for key in item:
@@ -159,46 +265,93 @@ def validate(item: Any, where: str) -> dict[str, Any]:
                 + (f" Did you mean '{guess[0]}'?" if guess else "")
                 + f" Allowed: name, authType, {', '.join(fields)}.",
             )
-    for key, required in fields.items():
+    for key, (required, kind) in fields.items():
         value = item.get(key)
         if value is None:
             if required:
-                raise CommandError(BAD_CONTENT, f"{where}.{key}: required for authType {auth_type}.")
+                raise CommandError(
+                    BAD_CONTENT,
+                    f"{where}.{key}: required for authType {auth_type} "
+                    f"(required keys: {', '.join(k for k, (r, _) in fields.items() if r)}).",
+                )
             continue
-        if not isinstance(value, str) or not value.strip():
+        if kind == INT:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise CommandError(BAD_CONTENT, f"{where}.{key}: expected an integer, got {value!r}.")
+        elif kind == MAP:
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k.strip() and isinstance(v, str) and v for k, v in value.items()
+            ):
+                raise CommandError(
+                    BAD_CONTENT, f"{where}.{key}: expected an object of names to non-empty strings."
+                )
+        elif not isinstance(value, str) or not value.strip():
             raise CommandError(BAD_CONTENT, f"{where}.{key}: expected a non-empty string.")
-    for key in ("baseUrl", "proxyUrl"):
+    if auth_type == "aws_sigv4":
+        temporary = any(item.get(k) for k in ("roleArn", "webIdentityTokenFile", "profile")) or (
+            item.get("credentialSource") == "default_chain"
+        )
+        for key in ("accessKeyId", "secretAccessKey"):
+            if not item.get(key) and (not temporary or item.get("accessKeyId") or item.get("secretAccessKey")):
+                raise CommandError(
+                    BAD_CONTENT,
+                    f"{where}.{key}: required for authType aws_sigv4 (with a static key; temporary "
+                    "credentials instead: roleArn, roleArn + webIdentityTokenFile, profile, or "
+                    'credentialSource "default_chain").',
+                )
+    if auth_type == "key_value" and not (item.get("headers") or item.get("query")):
+        raise CommandError(
+            BAD_CONTENT, f"{where}: authType key_value needs 'headers' and/or 'query' (names to secret values)."
+        )
+    for key in ("baseUrl", "proxyUrl", "tokenUrl", "xsuaaUrl", "authorityHost", "stsEndpoint"):
         problem = url_problem(item[key]) if item.get(key) else None
         if problem:
             raise CommandError(
                 BAD_CONTENT,
-                f"{where}.{key} {problem}"
-                + (" (for a proxy: user, password)." if key == "proxyUrl" else "."),
+                f"{where}.{key} {problem}" + (" (for a proxy: user, password)." if key == "proxyUrl" else "."),
             )
-    if auth_type == "aws_sigv4":
+    if auth_type != "proxy":
         from airflow_restjob.connections.settings import ConnectionSettings
         from airflow_restjob.errors import DefinitionError
 
+        fields_ = to_connection_fields(item)
+        placeholder = "https://placeholder.execute-api.us-east-1.amazonaws.com/stage"
         try:  # the same checks a task makes when it reads the connection
             ConnectionSettings.from_fields(
                 item["name"],
-                host=item.get("baseUrl") or "https://placeholder.execute-api.us-east-1.amazonaws.com/stage",
-                login=item["accessKeyId"],
-                password=item["secretAccessKey"],
-                extra=_extra(item),
+                host=fields_["host"] or placeholder,
+                login=fields_["login"],
+                password=fields_["password"],
+                extra=fields_["extra"],
             )
         except DefinitionError as exc:
-            raise CommandError(BAD_CONTENT, f"{where}: {exc.cause}") from None
+            raise CommandError(BAD_CONTENT, f"{where}: {exc.cause} {exc.fix}".rstrip()) from None
     return dict(item)
 
 
+def _stored_type(auth_type: str) -> str:
+    return "oauth2_client_credentials" if auth_type in PRESETS else auth_type
+
+
 def _extra(item: Mapping[str, Any]) -> dict[str, Any]:
-    extra = {
-        "region": item.get("region"),
-        "session_token": item.get("sessionToken"),
-        "service": item.get("service"),
-    }
-    return {k: v for k, v in extra.items() if v}
+    """The connection extra of a statement (no secrets but a session token / external id)."""
+    from airflow_restjob.credentials.tokens import azure_token_url, xsuaa_token_url
+
+    auth_type = item["authType"]
+    if auth_type == "aws_sigv4":
+        extra = {AWS_EXTRA[k]: v for k, v in item.items() if k in AWS_EXTRA}
+        return {k: v for k, v in extra.items() if v not in (None, "")}
+    extra = {"auth_type": _stored_type(auth_type)}
+    if auth_type in ("oauth2_client_credentials", *PRESETS):
+        extra.update({OAUTH2_EXTRA[k]: v for k, v in item.items() if k in OAUTH2_EXTRA and v})
+        if auth_type == "azure_ad":
+            extra["token_url"] = azure_token_url(item["tenantId"], item.get("authorityHost"))
+        elif auth_type == "sap_btp":
+            extra["token_url"] = xsuaa_token_url(item["xsuaaUrl"])
+            extra.setdefault("client_auth", "basic")
+        if auth_type in PRESETS:
+            extra["preset"] = auth_type
+    return extra
 
 
 def read_file(path: str) -> list[dict[str, Any]]:
@@ -229,20 +382,28 @@ def to_connection_fields(item: Mapping[str, Any]) -> dict[str, Any]:
     auth_type = item["authType"]
     fields: dict[str, Any] = {
         "conn_id": item["name"],
-        "conn_type": CONN_TYPES[auth_type],
+        "conn_type": PROXY_CONN_TYPE if auth_type == "proxy" else CONN_TYPE,
         "description": f"{MARK} ({auth_type})",
+        "host": item.get("baseUrl"),
+        "login": None,
+        "password": None,
+        "extra": None,
     }
+    if auth_type == "proxy":
+        fields.update(host=item["proxyUrl"], login=item.get("user"), password=item.get("password"))
+        return fields
     if auth_type == "aws_sigv4":
-        fields.update(
-            host=item.get("baseUrl"),
-            login=item["accessKeyId"],
-            password=item["secretAccessKey"],
-            extra=json.dumps(_extra(item)),
-        )
-    else:
-        fields.update(
-            host=item["proxyUrl"], login=item.get("user"), password=item.get("password"), extra=None
-        )
+        fields.update(login=item.get("accessKeyId"), password=item.get("secretAccessKey"))
+    elif auth_type == "basic":
+        fields.update(login=item["user"], password=item["password"])
+    elif auth_type == "bearer":
+        fields.update(password=item["token"])
+    elif auth_type == "key_value":
+        secret = {part: item[part] for part in ("headers", "query") if item.get(part)}
+        fields.update(password=json.dumps(secret, separators=(",", ":")))
+    else:  # oauth2_client_credentials, azure_ad, sap_btp
+        fields.update(login=item["clientId"], password=item["clientSecret"])
+    fields["extra"] = json.dumps(_extra(item))
     return fields
 
 
@@ -250,18 +411,35 @@ def from_connection(conn: Any) -> dict[str, Any]:
     """A stored credential as a definition with every secret shown as ``***``."""
     auth_type = str(conn.description or "")[len(MARK) + 2 : -1]
     out: dict[str, Any] = {"name": conn.conn_id, "authType": auth_type}
+    secret = "***" if conn.password else None
+    extra = conn.extra_dejson if auth_type != "proxy" else {}
+    if auth_type == "proxy":
+        out.update(proxyUrl=conn.host, user=conn.login, password=secret)
+        return {k: v for k, v in out.items() if v is not None}
     if auth_type == "aws_sigv4":
-        extra = conn.extra_dejson
-        out.update(
-            accessKeyId=conn.login,
-            secretAccessKey="***" if conn.password else None,
-            region=extra.get("region"),
-            sessionToken="***" if extra.get("session_token") else None,
-            service=extra.get("service"),
-            baseUrl=conn.host,
-        )
+        out.update(accessKeyId=conn.login, secretAccessKey=secret)
+        for key, name in AWS_EXTRA.items():
+            out[key] = extra.get(name)
+        if out.get("sessionToken"):
+            out["sessionToken"] = "***"
+    elif auth_type == "basic":
+        out.update(user=conn.login, password=secret)
+    elif auth_type == "bearer":
+        out.update(token=secret)
+    elif auth_type == "key_value":
+        try:
+            stored = json.loads(conn.password or "{}")
+        except ValueError:
+            stored = {}
+        for part in ("headers", "query"):
+            if isinstance(stored.get(part), dict):
+                out[part] = dict.fromkeys(stored[part], "***")
     else:
-        out.update(proxyUrl=conn.host, user=conn.login, password="***" if conn.password else None)
+        out.update(clientId=conn.login, clientSecret=secret)
+        for key, name in OAUTH2_EXTRA.items():
+            if key in FIELDS.get(auth_type, {}) or key == "tokenUrl":
+                out[key] = extra.get(name)
+    out["baseUrl"] = conn.host
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -11,6 +11,12 @@ from typing import Any
 
 CONN_TYPE = "restjob"
 HOOK_NAME = "REST Job (API Gateway, AWS SigV4)"
+PROXY_HOOK_NAME = "REST Job proxy"
+PROXY_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "extra"],
+    "relabeling": {"host": "Proxy URL", "login": "Proxy user", "password": "Proxy password"},
+    "placeholders": {"host": "http://proxy.example.com:8080"},
+}
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
     "relabeling": {"host": "API base URL", "login": "AWS access key ID", "password": "AWS secret access key"},
@@ -40,6 +46,46 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "Signing service",
         "description": "SigV4 service name; execute-api for API Gateway.",
         "schema": {"type": ["string", "null"], "default": "execute-api"},
+    },
+    "auth_type": {
+        "label": "Credential type",
+        "description": "aws_sigv4 (default), basic (login/password), bearer (token in password), "
+        "oauth2_client_credentials (client id/secret in login/password), key_value (password: JSON "
+        '{"headers": {...}, "query": {...}}).',
+        "schema": {"type": ["string", "null"], "default": "aws_sigv4"},
+    },
+    "role_arn": {
+        "label": "AWS role ARN",
+        "description": "Assume this role (source: the keys above, the profile, or the default chain).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "external_id": {"label": "AWS external ID", "schema": {"type": ["string", "null"]}},
+    "role_session_name": {"label": "AWS role session name", "schema": {"type": ["string", "null"]}},
+    "duration_seconds": {"label": "AWS session duration (s)", "schema": {"type": ["integer", "null"]}},
+    "web_identity_token_file": {
+        "label": "Web identity token file",
+        "description": "With a role ARN: AssumeRoleWithWebIdentity (EKS IRSA).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "profile": {"label": "AWS profile", "schema": {"type": ["string", "null"]}},
+    "credential_source": {
+        "label": "AWS credential source",
+        "description": "default_chain: botocore's chain (environment, ~/.aws, container, instance metadata).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "sts_endpoint": {"label": "STS endpoint URL", "schema": {"type": ["string", "null"]}},
+    "token_url": {
+        "label": "OAuth2 token URL",
+        "description": "oauth2_client_credentials: e.g. https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "scope": {"label": "OAuth2 scope", "schema": {"type": ["string", "null"]}},
+    "resource": {"label": "OAuth2 resource", "schema": {"type": ["string", "null"]}},
+    "audience": {"label": "OAuth2 audience", "schema": {"type": ["string", "null"]}},
+    "client_auth": {
+        "label": "OAuth2 client authentication",
+        "description": "form (client id/secret in the body, default) or basic (HTTP Basic).",
+        "schema": {"type": ["string", "null"], "default": "form"},
     },
     "proxy_url": {
         "label": "Proxy URL",

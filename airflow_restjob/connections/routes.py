@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_restjob.connections.form import CONN_TYPE
 from airflow_restjob.connections.settings import (
     ConnectionSettings,
     connection_extra,
@@ -23,6 +24,7 @@ from airflow_restjob.connections.settings import (
     transport_options,
     url_problem,
 )
+from airflow_restjob.credentials.types import PROXY_CONN_TYPE
 from airflow_restjob.errors import DefinitionError
 
 LEGACY_ROUTE_PREFIX = "restjob-route:"
@@ -93,6 +95,17 @@ class Route:
         """Settings for this route from its connections (``conns``: connection id -> Connection)."""
         base = conns.get(self.base) if self.base else None
         auth = conns.get(self.auth) if self.auth else None
+        if auth is not None and getattr(auth, "conn_type", None) == PROXY_CONN_TYPE:
+            raise DefinitionError(
+                f"Connection '{auth.conn_id}' is a proxy ({PROXY_CONN_TYPE}) and cannot sign or "
+                "authenticate requests (it is used as authName / conn_id).",
+                "Name it as proxyAuthName, and as authName a credential (airflow-restjob credentials list).",
+            )
+        if self.proxy and getattr(conns[self.proxy], "conn_type", None) == CONN_TYPE:
+            raise DefinitionError(
+                f"Connection '{self.proxy}' is a credential ({CONN_TYPE}), not a proxy (it is used as proxyAuthName).",
+                f"Name it as authName; as proxyAuthName name a proxy (authType proxy, a {PROXY_CONN_TYPE} connection).",
+            )
         proxy = proxy_fields(conns[self.proxy]) if self.proxy else None
         if auth is not None:
             fields = connection_fields(auth)

@@ -29,11 +29,14 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from airflow_restjob.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from airflow_restjob.credentials.types import Credential
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +44,7 @@ DEFAULT_SERVICE = "execute-api"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 EXTRA_PREFIX = "extra__restjob__"
-EXTRA_FIELDS = (
-    "region",
-    "session_token",
-    "service",
+TRANSPORT_FIELDS = (
     "proxy_url",
     "proxy_user",
     "proxy_password",
@@ -53,6 +53,38 @@ EXTRA_FIELDS = (
     "connect_timeout",
     "read_timeout",
 )
+# extra fields by auth_type (airflow_restjob.credentials.types), besides the transport fields
+AUTH_FIELDS: dict[str, tuple[str, ...]] = {
+    "aws_sigv4": (
+        "region",
+        "session_token",
+        "service",
+        "role_arn",
+        "external_id",
+        "role_session_name",
+        "duration_seconds",
+        "web_identity_token_file",
+        "profile",
+        "credential_source",
+        "sts_endpoint",
+        "sts_region",
+    ),
+    "basic": (),
+    "bearer": (),
+    "key_value": (),
+    "oauth2_client_credentials": (
+        "token_url",
+        "scope",
+        "resource",
+        "audience",
+        "client_auth",
+        "preset",
+        "tenant_id",
+        "authority_host",
+        "xsuaa_url",
+    ),
+}
+EXTRA_FIELDS = ("auth_type", *AUTH_FIELDS["aws_sigv4"], *TRANSPORT_FIELDS)
 # aws partition prefixes: us, eu, ap, sa, ca, me, af, il, mx, cn, us-gov, us-iso(b)
 REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob)?-[a-z]+-\d{1,2}$")
 EXECUTE_API_HOST_RE = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -180,6 +212,8 @@ class ConnectionSettings:
     verify: bool | str = True
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    auth_type: str | None = "aws_sigv4"  # None: requests go unauthenticated (no authName)
+    credential: Credential | None = field(default=None, repr=False)  # all but a static AWS key
 
     @classmethod
     def from_fields(
@@ -194,20 +228,45 @@ class ConnectionSettings:
         port: int | None = None,
     ) -> ConnectionSettings:
         """Validate raw connection fields; every error names the connection and the field."""
+        from airflow_restjob.credentials import types
+        from airflow_restjob.credentials.types import AwsRole
+
         extra = connection_extra(conn_id, extra)
-        unknown = sorted(set(extra) - set(EXTRA_FIELDS))
+        auth_type = types.auth_type_of(conn_id, extra)
+        allowed = ("auth_type", *AUTH_FIELDS[auth_type], *TRANSPORT_FIELDS)
+        unknown = sorted(set(extra) - set(allowed))
         if unknown:
             raise DefinitionError(
-                f"Connection '{conn_id}': unknown extra field(s) {unknown}.",
-                f"Allowed extra fields: {', '.join(EXTRA_FIELDS)}.",
+                f"Connection '{conn_id}': unknown extra field(s) {unknown} for auth_type {auth_type}.",
+                f"Allowed extra fields: {', '.join(allowed)}.",
             )
         base_url = cls._base_url(conn_id, host, schema, port)
-        if not login:
+        credential = types.from_connection_fields(
+            conn_id, auth_type, login=login, password=password, extra=extra
+        )
+        proxy = cls._proxy(conn_id, extra)
+        if auth_type != types.AWS_SIGV4:
+            return cls(
+                conn_id=conn_id,
+                base_url=base_url,
+                access_key_id="",
+                secret_access_key="",
+                region="",
+                auth_type=auth_type,
+                credential=credential,
+                **proxy,
+                **transport_options(conn_id, extra),
+            )
+        if credential is not None:
+            from airflow_restjob.credentials.aws import require_botocore
+
+            require_botocore(conn_id)
+        elif not login:
             raise DefinitionError(
                 f"Connection '{conn_id}': the access key ID (login) is missing.",
                 "Set the connection's 'AWS access key ID' (login) field.",
             )
-        if not password:
+        if login and not password:
             raise DefinitionError(
                 f"Connection '{conn_id}': the secret access key (password) is missing.",
                 "Set the connection's 'AWS secret access key' (password) field.",
@@ -226,6 +285,24 @@ class ConnectionSettings:
                 f"Connection '{conn_id}': extra field 'region' is not an AWS Region: {region!r}.",
                 "Use a Region code such as us-east-1 or ap-northeast-1.",
             )
+        if isinstance(credential, AwsRole) and credential.sts_region is None:
+            credential = replace(credential, sts_region=region)
+        static = credential is None
+        return cls(
+            conn_id=conn_id,
+            base_url=base_url,
+            access_key_id=str(login).strip() if static else "",
+            secret_access_key=str(password) if static else "",
+            region=region,
+            session_token=(extra.get("session_token") or None) if static else None,
+            service=str(extra.get("service") or DEFAULT_SERVICE),
+            credential=credential,
+            **proxy,
+            **transport_options(conn_id, extra),
+        )
+
+    @staticmethod
+    def _proxy(conn_id: str, extra: Mapping[str, Any]) -> dict[str, Any]:
         proxy_url = extra.get("proxy_url") or None
         problem = url_problem(str(proxy_url)) if proxy_url else None
         if problem:
@@ -234,19 +311,11 @@ class ConnectionSettings:
                 "Write it as http://proxy.example.com:8080; the proxy's user and password go in "
                 "proxy_user / proxy_password.",
             )
-        return cls(
-            conn_id=conn_id,
-            base_url=base_url,
-            access_key_id=str(login).strip(),
-            secret_access_key=str(password),
-            region=region,
-            session_token=extra.get("session_token") or None,
-            service=str(extra.get("service") or DEFAULT_SERVICE),
-            proxy_url=proxy_url,
-            proxy_user=extra.get("proxy_user") or None,
-            proxy_password=extra.get("proxy_password") or None,
-            **transport_options(conn_id, extra),
-        )
+        return {
+            "proxy_url": proxy_url,
+            "proxy_user": extra.get("proxy_user") or None,
+            "proxy_password": extra.get("proxy_password") or None,
+        }
 
     @classmethod
     def from_connection(cls, conn: Any) -> ConnectionSettings:
@@ -305,12 +374,17 @@ class ConnectionSettings:
             verify=verify,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            auth_type=None,
         )
 
     @property
     def signed(self) -> bool:
-        """False for ``unsigned()`` settings: the clients then send requests without SigV4."""
-        return bool(self.access_key_id)
+        """The requests carry credentials (any auth type); False for ``unsigned()`` settings."""
+        return self.auth_type is not None
+
+    @property
+    def sigv4(self) -> bool:
+        return self.auth_type == "aws_sigv4"
 
     # --- helpers used by both transports -------------------------------------------------------
     def url(self, path: str) -> str:
@@ -339,11 +413,15 @@ class ConnectionSettings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.secret_access_key, self.session_token, self.proxy_password) if s)
+        own = (self.secret_access_key, self.session_token, self.proxy_password)
+        return tuple(s for s in own if s) + (self.credential.secrets if self.credential is not None else ())
 
     def redact(self, text: str) -> str:
-        """Replace every secret of this connection that appears in ``text`` with ``***``."""
-        for secret in self.secrets:
+        """Replace every secret of this connection (and every token or temporary credential this
+        process holds) that appears in ``text`` with ``***``."""
+        from airflow_restjob.credentials.cache import live_secrets
+
+        for secret in sorted({*self.secrets, *live_secrets()}, key=len, reverse=True):
             if len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text

@@ -22,10 +22,13 @@ import aiohttp
 from yarl import URL
 
 from airflow_restjob.connections.settings import ConnectionSettings
-from airflow_restjob.errors import RestJobError, ThrottledError
+from airflow_restjob.credentials import tokens
+from airflow_restjob.credentials.cache import Lease
+from airflow_restjob.errors import AuthError, RestJobError, ThrottledError
 from airflow_restjob.rest_job.flows import retry_flow, run_async
 from airflow_restjob.rest_job.retry import RetryPolicy
 from airflow_restjob.transport import common
+from airflow_restjob.transport.auth import RequestAuth
 from airflow_restjob.transport.common import Reply
 from airflow_restjob.transport.signing import Signer
 
@@ -138,7 +141,18 @@ class PreparedCall:
     headers and the SigV4 canonical request are not rebuilt each time.
     """
 
-    __slots__ = ("method", "path", "url", "data", "headers", "template", "timeout", "where", "read_timeout")
+    __slots__ = (
+        "method",
+        "path",
+        "url",
+        "data",
+        "headers",
+        "template",
+        "template_signer",
+        "timeout",
+        "where",
+        "read_timeout",
+    )
 
     def __init__(
         self,
@@ -156,16 +170,23 @@ class PreparedCall:
         url, self.url, self.headers, self.where = client.shared_parts(method, path, query, headers)
         self.data = common.encode_body(body)
         signer = client.signer
+        self.template_signer = signer
         self.template = signer.template(method, url, self.headers, self.data) if signer else None
         self.read_timeout = timeout or client.settings.read_timeout
         self.timeout = client.timeout_for(self.read_timeout)
 
-    def signed_headers(self, signer: Signer | None) -> dict[str, str]:
-        if self.template is not None:
-            return self.template.headers()
-        if signer is None:  # unsigned settings (no authName)
-            return self.headers
-        return signer.sign_headers(self.method, str(self.url), self.headers, self.data)
+    def signed_headers(self, signer: Signer | None, auth_headers: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The headers to send: SigV4-signed by ``signer``, or with ``auth_headers`` (an OAuth2 token)."""
+        if signer is not None:
+            if signer is not self.template_signer:  # temporary credentials were refreshed: new template
+                self.template_signer = signer
+                self.template = signer.template(self.method, str(self.url), self.headers, self.data)
+            if self.template is not None:
+                return self.template.headers()
+            return signer.sign_headers(self.method, str(self.url), self.headers, self.data)
+        if auth_headers:
+            return {**self.headers, **auth_headers}
+        return self.headers  # unsigned settings (no authName), or fixed auth headers already in them
 
 
 class AsyncClient:
@@ -174,7 +195,8 @@ class AsyncClient:
     def __init__(self, settings: ConnectionSettings, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
-        self.signer: Signer | None = Signer(settings) if settings.signed else None
+        self.auth = RequestAuth(settings)
+        self.signer: Signer | None = None if self.auth.needs_lease else self.auth.signer(None)
         self._proxy_auth = (
             aiohttp.BasicAuth(settings.proxy_user, settings.proxy_password or "")
             if settings.proxy_user
@@ -207,7 +229,7 @@ class AsyncClient:
             parts = (
                 url,
                 URL(url, encoded=True),
-                {**common.JSON_HEADERS, **(headers or {})},
+                {**common.JSON_HEADERS, **self.auth.static_headers, **(headers or {})},
                 common.where(self.settings, method, path),
             )
             if key is not None:
@@ -285,16 +307,69 @@ class AsyncClient:
     async def _once(self, call: PreparedCall) -> Reply:
         if self._ssl is None:
             self._ssl = await _ssl_for(self.settings.verify)
+        if not self.auth.needs_lease:  # static keys / headers, or unsigned: the hot path
+            return await self._send(call, self.signer, None)
+        lease = await self._lease(call.read_timeout)
+        try:
+            return await self._send(call, self.auth.signer(lease), self.auth.headers(lease))
+        except AuthError as error:
+            if not self.auth.rejected(error, lease):
+                raise
+        log.info("%s: the credential was refused; sending once more with a new token/credentials.", call.where)
+        lease = await self._lease(call.read_timeout)
+        return await self._send(call, self.auth.signer(lease), self.auth.headers(lease))
+
+    async def _lease(self, read_timeout: float) -> Lease:
+        """The credential's current token / temporary credentials; one fetch per process at a time
+        (botocore's blocking calls in a thread, never on the event loop)."""
+        auth = self.auth
+        shared = auth.shared
+        assert shared is not None
+        lease = shared.current()
+        if lease is not None:
+            return lease
+        if auth.oauth2 is not None:
+            return await shared.get_async(lambda: self._fetch_token(read_timeout))
+        from airflow_restjob.credentials import aws
+
+        role = auth.aws_role
+        assert role is not None
+        return await shared.get_async(lambda: asyncio.to_thread(aws.fetch, role, auth.name))
+
+    async def _fetch_token(self, read_timeout: float) -> Lease:
+        cred = self.auth.oauth2
+        assert cred is not None
+        url, headers, body = tokens.token_request(cred)
+        try:
+            async with shared_session().post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=self.timeout_for(read_timeout),
+                proxy=self.settings.proxy_url,
+                proxy_auth=self._proxy_auth,
+                ssl=self._ssl if self._ssl is not None else True,
+                allow_redirects=False,
+            ) as response:
+                status, answer = response.status, await response.read()
+        except asyncio.TimeoutError:
+            raise tokens.timeout(cred, self.auth.name, read_timeout) from None
+        except aiohttp.ClientError as exc:
+            raise tokens.unreachable(cred, self.auth.name, str(exc) or type(exc).__name__) from None
+        log.info("Credential '%s': new access token from %s.", self.auth.name, cred.token_url)
+        return tokens.token_lease(cred, self.auth.name, status, answer)
+
+    async def _send(self, call: PreparedCall, signer: Signer | None, auth_headers: dict[str, str] | None) -> Reply:
         try:
             async with request_slot(), shared_session().request(
                 call.method,
                 call.url,
                 data=call.data,
-                headers=call.signed_headers(self.signer),
+                headers=call.signed_headers(signer, auth_headers),
                 timeout=call.timeout,
                 proxy=self.settings.proxy_url,
                 proxy_auth=self._proxy_auth,
-                ssl=self._ssl,
+                ssl=self._ssl if self._ssl is not None else True,
                 allow_redirects=not self.settings.signed,  # credentials never follow a redirect
             ) as response:
                 body = await response.read()

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from airflow_restjob.connections.settings import ConnectionSettings
+from airflow_restjob.credentials.types import KeyValue
 from airflow_restjob.errors import RequestTimeoutError, RestJobError, TransientError, interpret_response
 
 JSON_HEADERS = {"content-type": "application/x-amz-json-1.0", "accept": "application/json"}
@@ -33,7 +34,11 @@ def encode_body(body: Any) -> bytes:
 
 
 def full_url(settings: ConnectionSettings, path: str, query: Mapping[str, Any] | None) -> str:
+    """The request's URL: the path resolved, its query, and a key/value credential's parameters."""
     url = settings.url(path)
+    credential = settings.credential
+    if isinstance(credential, KeyValue) and credential.query_items:
+        query = {**(query or {}), **dict(credential.query_items)}
     if query:
         url += ("&" if "?" in url else "?") + urlencode(query, doseq=True, quote_via=quote)
     return url

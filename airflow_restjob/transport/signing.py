@@ -120,13 +120,27 @@ class Signer:
     """Signs requests for one connection's credentials."""
 
     def __init__(self, settings: ConnectionSettings) -> None:
-        self.auth = AWS4Auth(
+        self._start(
             settings.access_key_id,
             settings.secret_access_key,
+            settings.session_token,
             settings.region,
             settings.service,
-            session_token=settings.session_token,
         )
+
+    @classmethod
+    def from_keys(
+        cls, access_key_id: str, secret_access_key: str, session_token: str | None, region: str, service: str
+    ) -> Signer:
+        """A signer for temporary credentials (a lease of ``airflow_restjob.credentials``)."""
+        signer = cls.__new__(cls)
+        signer._start(access_key_id, secret_access_key, session_token, region, service)
+        return signer
+
+    def _start(
+        self, access_key_id: str, secret_access_key: str, session_token: str | None, region: str, service: str
+    ) -> None:
+        self.auth = AWS4Auth(access_key_id, secret_access_key, region, service, session_token=session_token)
         self._shapes: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Shape] = {}
 
     def sign_headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:

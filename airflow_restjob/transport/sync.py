@@ -9,12 +9,14 @@ from typing import Any
 import requests
 
 from airflow_restjob.connections.settings import ConnectionSettings
-from airflow_restjob.errors import RestJobError
+from airflow_restjob.credentials import tokens
+from airflow_restjob.credentials.cache import Lease
+from airflow_restjob.errors import AuthError, RestJobError
 from airflow_restjob.rest_job.flows import retry_flow, run_sync
 from airflow_restjob.rest_job.retry import RetryPolicy
 from airflow_restjob.transport import common
+from airflow_restjob.transport.auth import RequestAuth
 from airflow_restjob.transport.common import Reply
-from airflow_restjob.transport.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class SyncClient:
         self.settings = settings
         self.retry = retry or RetryPolicy()
         self.session = requests.Session()
-        self.session.auth = Signer(settings).auth if settings.signed else None
+        self.auth = RequestAuth(settings)
         self.session.verify = settings.verify
         proxy = settings.proxy_url_with_auth
         if proxy:
@@ -59,13 +61,73 @@ class SyncClient:
     def _once(
         self, method: str, url: str, data: bytes, headers: dict[str, str], at: str, timeout: float | None
     ) -> Reply:
+        lease = self._lease(timeout)
+        try:
+            return self._send(method, url, data, headers, at, timeout, lease)
+        except AuthError as error:
+            if not self.auth.rejected(error, lease):
+                raise
+        log.info("%s: the credential was refused; sending once more with a new token/credentials.", at)
+        return self._send(method, url, data, headers, at, timeout, self._lease(timeout))
+
+    def _lease(self, timeout: float | None) -> Lease | None:
+        """The credential's current token / temporary credentials, fetched first if needed."""
+        auth = self.auth
+        if not auth.needs_lease:
+            return None
+        lease = auth.current()
+        if lease is not None:
+            return lease
+        assert auth.shared is not None
+        if auth.oauth2 is not None:
+            return auth.shared.get_sync(lambda: self._fetch_token(timeout))
+        from airflow_restjob.credentials import aws
+
+        role = auth.aws_role
+        assert role is not None
+        return auth.shared.get_sync(lambda: aws.fetch(role, auth.name))
+
+    def _fetch_token(self, timeout: float | None) -> Lease:
+        cred = self.auth.oauth2
+        assert cred is not None
+        url, headers, body = tokens.token_request(cred)
         read_timeout = timeout or self.settings.read_timeout
+        try:
+            response = self.session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=(self.settings.connect_timeout, read_timeout),
+                verify=self.settings.verify,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise tokens.timeout(cred, self.auth.name, read_timeout) from None
+        except requests.RequestException as exc:
+            raise tokens.unreachable(cred, self.auth.name, str(exc)) from None
+        log.info("Credential '%s': new access token from %s.", self.auth.name, cred.token_url)
+        return tokens.token_lease(cred, self.auth.name, response.status_code, response.content)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        data: bytes,
+        headers: dict[str, str],
+        at: str,
+        timeout: float | None,
+        lease: Lease | None,
+    ) -> Reply:
+        read_timeout = timeout or self.settings.read_timeout
+        signer = self.auth.signer(lease)
+        extra = self.auth.headers(lease)
         try:
             response = self.session.request(
                 method,
                 url,
                 data=data,
-                headers=headers,
+                headers={**headers, **extra} if extra else headers,
+                auth=signer.auth if signer is not None else None,
                 timeout=(self.settings.connect_timeout, read_timeout),
                 verify=self.settings.verify,  # the connection's TLS settings win over REQUESTS_CA_BUNDLE
                 allow_redirects=not self.settings.signed,  # credentials never follow a redirect
