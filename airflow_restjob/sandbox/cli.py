@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
+import time
 from typing import Any
+
+TOKEN_FILE_LIFETIME = 3600.0  # the web identity token file is rewritten at half of it, as EKS rotates
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +34,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'default': Step Functions errors come back as HTTP 200 with __type (API Gateway's default "
         "integration response); '4xx': as HTTP 400",
     )
+    parser.add_argument("--sts-port", type=int, default=0, help="STS endpoint port (default: a free port)")
+    parser.add_argument(
+        "--sts-session-seconds",
+        type=float,
+        default=900.0,
+        help="sessions STS issues last at most this long (default: 900)",
+    )
+    parser.add_argument(
+        "--auth-port",
+        type=int,
+        default=0,
+        help="port of the job API behind basic / bearer / API key / OAuth 2.0 (default: a free port)",
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=3600.0,
+        help="lifetime of the OAuth 2.0 access tokens it issues, seconds (default: 3600)",
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -42,8 +68,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the sandbox, print its URLs and a ready AIRFLOW_CONN export line, block until a signal."""
+    """Start the sandbox, print its URLs, a ready AIRFLOW_CONN export line and a credential statement
+    per credential type, block until a signal."""
     try:
+        from .auth_api import AuthApi
         from .sandbox import Sandbox
     except ImportError as exc:  # moto / boto3 missing
         print(
@@ -58,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    workdir = tempfile.mkdtemp(prefix="restjob-sandbox-")
     try:
         sandbox = Sandbox(
             port=getattr(args, "port", 0),
@@ -66,20 +95,43 @@ def run(args: argparse.Namespace) -> int:
             region=getattr(args, "region", "us-east-1"),
             state_machine_wait_seconds=getattr(args, "wait_seconds", 3),
             error_mapping=getattr(args, "error_mapping", "default"),
+            sts_port=getattr(args, "sts_port", 0),
+            sts_session_seconds=getattr(args, "sts_session_seconds", 900.0),
         )
-        with sandbox as sb:
+        auth_api = AuthApi(
+            port=getattr(args, "auth_port", 0),
+            token_lifetime=getattr(args, "token_lifetime", 3600.0),
+            job_seconds=getattr(args, "wait_seconds", 3),
+        )
+        with sandbox as sb, auth_api as api:
             print(f"restjob sandbox base URL: {sb.base_url}")
             print(f"restjob sandbox admin URL: {sb.admin_url}")
             print(f"moto: {sb.moto_url}  region: {sb.region}")
             for name, arn in sb.state_machines.items():
                 print(f"state machine {name}: {arn}")
             print(sb.export_line())
+            print(f"STS endpoint: {sb.sts_url}  role: {sb.role_arn}")
+            print(f"auth job API: {api.url}  OAuth 2.0 token URL: {api.token_url}")
+            token_file = os.path.join(workdir, "web-identity-token")
+            sb.write_web_identity_token(token_file, TOKEN_FILE_LIFETIME)
+            statements = sb.statements(token_file) + api.statements()
+            statements_file = os.path.join(workdir, "credentials.json")
+            with open(statements_file, "w", encoding="utf-8") as handle:
+                json.dump(statements, handle, indent=2)
+            os.chmod(statements_file, 0o600)
+            for statement in statements:
+                print(f"credential statement {statement['name']}: {json.dumps(statement)}")
+            print(f"credential statements file: {statements_file}")
             print("Ctrl-C or SIGTERM stops the sandbox.", flush=True)
+            written = time.monotonic()
             while not stop.wait(0.5):
-                pass
+                if time.monotonic() - written > TOKEN_FILE_LIFETIME / 2:
+                    sb.write_web_identity_token(token_file, TOKEN_FILE_LIFETIME)
+                    written = time.monotonic()
             print("stopping sandbox ...", flush=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        shutil.rmtree(workdir, ignore_errors=True)
     print("sandbox stopped", flush=True)
     return 0

@@ -93,6 +93,14 @@ class SandboxClient:
     def region(self) -> str:
         return self.info()["region"]
 
+    @property
+    def sts_url(self) -> str:
+        return self.info()["sts_url"]
+
+    @property
+    def role_arn(self) -> str:
+        return self.info()["role_arn"]
+
     def _creds(self, which: str) -> Credentials:
         c = self.info()["credentials"][which]
         return Credentials(c["access_key"], c["secret_key"], c.get("session_token"))

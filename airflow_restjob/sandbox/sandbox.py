@@ -211,6 +211,47 @@ class Sandbox:
             raise
         return target
 
+    def statements(
+        self, web_identity_token_file: str | None = None, base_name: str = "sandbox"
+    ) -> list[dict[str, Any]]:
+        """``aws_sigv4`` credential statements for ``airflow-restjob credentials add``: static keys,
+        AssumeRole from them, and (given a token file, see :meth:`write_web_identity_token`) web identity."""
+        source = self.invoke_credentials
+        out: list[dict[str, Any]] = [
+            {
+                "name": f"{base_name}_aws",
+                "authType": "aws_sigv4",
+                "accessKeyId": source.access_key,
+                "secretAccessKey": source.secret_key,
+                "region": self.region,
+                "baseUrl": self.base_url,
+            },
+            {
+                "name": f"{base_name}_aws_role",
+                "authType": "aws_sigv4",
+                "accessKeyId": source.access_key,
+                "secretAccessKey": source.secret_key,
+                "roleArn": self.role_arn,
+                "roleSessionName": "restjob",
+                "stsEndpoint": self.sts_url,
+                "region": self.region,
+                "baseUrl": self.base_url,
+            },
+        ]
+        if web_identity_token_file is not None:
+            out.append(
+                {
+                    "name": f"{base_name}_aws_web_identity",
+                    "authType": "aws_sigv4",
+                    "roleArn": self.role_arn,
+                    "webIdentityTokenFile": web_identity_token_file,
+                    "stsEndpoint": self.sts_url,
+                    "region": self.region,
+                    "baseUrl": self.base_url,
+                }
+            )
+        return out
+
     def sts_calls(self) -> list[dict[str, Any]]:
         """The request-log entries of STS calls (action, role, session name, expiration; no secrets)."""
         return [e for e in self._log.entries() if e["resource"] == "sts"]
