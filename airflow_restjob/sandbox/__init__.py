@@ -16,13 +16,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .auth_api import AuthApi
     from .client import SandboxClient
     from .sandbox import Sandbox, connection_json
     from .sigv4 import Credentials, Identity, SigV4Verifier
 
-__all__ = ["Credentials", "Identity", "Sandbox", "SandboxClient", "SigV4Verifier", "connection_json"]
+__all__ = [
+    "AuthApi",
+    "Credentials",
+    "Identity",
+    "Sandbox",
+    "SandboxClient",
+    "SigV4Verifier",
+    "connection_json",
+]
 
 _WHERE = {
+    "AuthApi": ".auth_api",
     "Sandbox": ".sandbox",
     "connection_json": ".sandbox",
     "SandboxClient": ".client",
