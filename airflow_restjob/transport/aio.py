@@ -308,16 +308,18 @@ class AsyncClient:
         if self._ssl is None:
             self._ssl = await _ssl_for(self.settings.verify)
         if not self.auth.needs_lease:  # static keys / headers, or unsigned: the hot path
-            return await self._send(call, self.signer, None)
-        lease = await self._lease(call.read_timeout)
-        try:
-            return await self._send(call, self.auth.signer(lease), self.auth.headers(lease))
-        except AuthError as error:
-            if not self.auth.rejected(error, lease):
-                raise
-        log.info("%s: the credential was refused; sending once more with a new token/credentials.", call.where)
-        lease = await self._lease(call.read_timeout)
-        return await self._send(call, self.auth.signer(lease), self.auth.headers(lease))
+            async with request_slot():
+                return await self._exchange(call, self.signer, None)
+        async with request_slot():  # the lease is taken when the request goes out, not before it queued
+            lease = await self._lease(call.read_timeout)
+            try:
+                return await self._exchange(call, self.auth.signer(lease), self.auth.headers(lease))
+            except AuthError as error:
+                if not self.auth.rejected(error, lease):
+                    raise
+            log.info("%s: the credential was refused; sending once more with a new token/credentials.", call.where)
+            lease = await self._lease(call.read_timeout)
+            return await self._exchange(call, self.auth.signer(lease), self.auth.headers(lease))
 
     async def _lease(self, read_timeout: float) -> Lease:
         """The credential's current token / temporary credentials; one fetch per process at a time
@@ -359,9 +361,12 @@ class AsyncClient:
         log.info("Credential '%s': new access token from %s.", self.auth.name, cred.token_url)
         return tokens.token_lease(cred, self.auth.name, status, answer)
 
-    async def _send(self, call: PreparedCall, signer: Signer | None, auth_headers: dict[str, str] | None) -> Reply:
+    async def _exchange(
+        self, call: PreparedCall, signer: Signer | None, auth_headers: dict[str, str] | None
+    ) -> Reply:
+        """One HTTP exchange (the caller holds a request slot), judged."""
         try:
-            async with request_slot(), shared_session().request(
+            async with shared_session().request(
                 call.method,
                 call.url,
                 data=call.data,
