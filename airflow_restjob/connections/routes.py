@@ -95,17 +95,10 @@ class Route:
         """Settings for this route from its connections (``conns``: connection id -> Connection)."""
         base = conns.get(self.base) if self.base else None
         auth = conns.get(self.auth) if self.auth else None
-        if auth is not None and getattr(auth, "conn_type", None) == PROXY_CONN_TYPE:
-            raise DefinitionError(
-                f"Connection '{auth.conn_id}' is a proxy ({PROXY_CONN_TYPE}) and cannot sign or "
-                "authenticate requests (it is used as authName / conn_id).",
-                "Name it as proxyAuthName, and as authName a credential (airflow-restjob credentials list).",
-            )
-        if self.proxy and getattr(conns[self.proxy], "conn_type", None) == CONN_TYPE:
-            raise DefinitionError(
-                f"Connection '{self.proxy}' is a credential ({CONN_TYPE}), not a proxy (it is used as proxyAuthName).",
-                f"Name it as authName; as proxyAuthName name a proxy (authType proxy, a {PROXY_CONN_TYPE} connection).",
-            )
+        for conn, role in ((auth, "authName"), (conns.get(self.proxy) if self.proxy else None, "proxyAuthName")):
+            problem = role_problem(conn, role)
+            if problem:
+                raise DefinitionError(*problem)
         proxy = proxy_fields(conns[self.proxy]) if self.proxy else None
         if auth is not None:
             fields = connection_fields(auth)
@@ -147,3 +140,27 @@ def proxy_fields(conn: Any) -> dict[str, Any]:
         "proxy_user": conn.login or extra.get("proxy_user") or None,
         "proxy_password": conn.password or extra.get("proxy_password") or None,
     }
+
+
+def _is_proxy(conn: Any) -> bool:
+    conn_type = getattr(conn, "conn_type", None)
+    description = str(getattr(conn, "description", None) or "")
+    return conn_type == PROXY_CONN_TYPE or description.endswith("credential (proxy)")
+
+
+def role_problem(conn: Any, role: str) -> tuple[str, str] | None:
+    """(cause, fix) when ``conn`` cannot play ``role`` (``authName`` or ``proxyAuthName``); None if it can."""
+    if conn is None:
+        return None
+    if role == "authName" and _is_proxy(conn):
+        return (
+            f"Connection '{conn.conn_id}' is a proxy ({PROXY_CONN_TYPE}) and cannot authenticate requests "
+            "(it is used as authName / conn_id).",
+            "Name it as proxyAuthName, and as authName a credential (airflow-restjob credentials list).",
+        )
+    if role == "proxyAuthName" and getattr(conn, "conn_type", None) == CONN_TYPE:
+        return (
+            f"Connection '{conn.conn_id}' is a credential ({CONN_TYPE}), not a proxy (it is used as proxyAuthName).",
+            f"Name it as authName; as proxyAuthName name a proxy (authType proxy, a {PROXY_CONN_TYPE} connection).",
+        )
+    return None

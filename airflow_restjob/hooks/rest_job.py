@@ -142,6 +142,8 @@ class RestJobHook(BaseHook):
         answered by Step Functions (``ExecutionDoesNotExist``); a wrong key by API Gateway's 403.
         """
         settings = self.settings()
+        if not settings.sigv4:
+            return self._test_other(settings)
         probe = f"arn:aws:states:{settings.region}:000000000000:execution:restjob-connection-test:probe"
         try:
             SyncClient(settings, NO_RETRY).post(DESCRIBE_PATH, {"executionArn": probe})
@@ -153,6 +155,35 @@ class RestJobHook(BaseHook):
                 )
             return False, str(error)
         return True, f"Signed call accepted by {settings.base_url}."
+
+    @staticmethod
+    def _test_other(settings: ConnectionSettings) -> tuple[bool, str]:
+        """basic / bearer / key_value / OAuth2: get a token (OAuth2), then GET the base URL; any
+        answer but 401/403 means the credentials were accepted."""
+        client = SyncClient(settings, NO_RETRY)
+        try:
+            if settings.auth_type == "oauth2_client_credentials":
+                lease = client._lease(None)
+                assert lease is not None and lease.expires_at is not None
+                got = f"a token from the token endpoint (valid {lease.expires_at - lease.obtained_at:.0f} s), then "
+            else:
+                got = ""
+            if not settings.base_url:
+                return True, f"Got {got.removesuffix(', then ')}; no base URL to call."
+            try:
+                reply = client.request("GET", "")
+                status = reply.status
+            except AuthError:
+                raise
+            except RestJobError as error:  # 404 / 405 on the base URL: the credentials passed
+                if error.status is None:
+                    raise
+                status = error.status
+            return True, f"Got {got}GET {settings.base_url}/ answered HTTP {status} (credentials accepted)."
+        except RestJobError as error:
+            return False, str(error)
+        finally:
+            client.close()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

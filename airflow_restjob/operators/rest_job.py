@@ -108,6 +108,36 @@ class RestJobOperator(RestJobBaseOperator):
                         "Write an absolute URL, set authName, or pass conn_id= (its host is the base URL).",
                     )
 
+        self._check_credential_types(task_id)
+
+    def _check_credential_types(self, task_id: Any) -> None:
+        """When the DAG is parsed: a connection of the wrong kind (a proxy as authName, a credential
+        as proxyAuthName) is a DAG import error.  Connections not readable yet are checked when the
+        task starts (before anything is sent)."""
+        from airflow_restjob.connections.routes import role_problem
+
+        seen: set[tuple[str, str]] = set()
+        for req in (self.info.request, self.info.wait_request, self.info.termination):
+            if req is None:
+                continue
+            for name, role in ((req.auth_name, "authName"), (req.proxy_auth_name, "proxyAuthName")):
+                if not name or "{{" in name or (name, role) in seen:
+                    continue
+                seen.add((name, role))
+                try:
+                    conn = self._connection_at_parse(name)
+                except Exception:  # noqa: BLE001 - absent or unreadable at parse time: checked at run time
+                    continue
+                problem = role_problem(conn, role)
+                if problem:
+                    raise DefinitionError(f"Task '{task_id}': {self.info.source}: {problem[0]}", problem[1])
+
+    @staticmethod
+    def _connection_at_parse(name: str) -> Any:
+        from airflow.sdk import BaseHook
+
+        return BaseHook.get_connection(name)
+
     def _search_dirs(self) -> list[str]:
         """Where relative file names are looked up: the DAG file's folder, then the DAG's
         ``template_searchpath`` (relative entries from the DAG file's folder), as for templates.
