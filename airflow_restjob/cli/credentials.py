@@ -248,7 +248,10 @@ def validate(item: Any, where: str) -> dict[str, Any]:
     check_name(item.get("name"), f"{where}.name", BAD_CONTENT)
     auth_type = item.get("authType")
     if auth_type not in FIELDS:
-        guess = difflib.get_close_matches(str(auth_type), list(FIELDS), n=1, cutoff=0.5)
+        given = str(auth_type).lower()
+        guess = [t for t in FIELDS if given and given in t] or difflib.get_close_matches(
+            given, list(FIELDS), n=1, cutoff=0.5
+        )
         raise CommandError(
             BAD_CONTENT,
             f"{where}.authType: {auth_type!r} is not a credential type."
@@ -437,7 +440,7 @@ def from_connection(conn: Any) -> dict[str, Any]:
     else:
         out.update(clientId=conn.login, clientSecret=secret)
         for key, name in OAUTH2_EXTRA.items():
-            if key in FIELDS.get(auth_type, {}) or key == "tokenUrl":
+            if key in FIELDS.get(auth_type, {}):
                 out[key] = extra.get(name)
     out["baseUrl"] = conn.host
     return {k: v for k, v in out.items() if v is not None}
