@@ -88,6 +88,8 @@ EXTRA_FIELDS = ("auth_type", *AUTH_FIELDS["aws_sigv4"], *TRANSPORT_FIELDS)
 # aws partition prefixes: us, eu, ap, sa, ca, me, af, il, mx, cn, us-gov, us-iso(b)
 REGION_RE = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob)?-[a-z]+-\d{1,2}$")
 EXECUTE_API_HOST_RE = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+# the Step Functions API itself: states.{region}.amazonaws.com, FIPS, VPC endpoints (...states.{region}.vpce...)
+STATES_HOST_RE = re.compile(r"(?:^|\.)states(?:-fips)?\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(\.cn)?$")
 
 
 def _is_loopback(host: str) -> bool:
@@ -273,11 +275,13 @@ class ConnectionSettings:
             )
         region = str(extra.get("region") or "").strip()
         if not region:
-            match = EXECUTE_API_HOST_RE.search(urlsplit(base_url).hostname or "")
+            hostname = urlsplit(base_url).hostname or ""
+            match = EXECUTE_API_HOST_RE.search(hostname) or STATES_HOST_RE.search(hostname)
             if not match:
                 raise DefinitionError(
                     f"Connection '{conn_id}': the region is missing (extra field 'region').",
-                    "Set extra 'region' to the API's AWS Region, e.g. ap-northeast-1.",
+                    "Set extra 'region' to the API's AWS Region, e.g. ap-northeast-1 (it is taken from "
+                    "an execute-api or states.{region}.amazonaws.com host when empty).",
                 )
             region = match.group(1)
         if not REGION_RE.match(region):
@@ -295,11 +299,16 @@ class ConnectionSettings:
             secret_access_key=str(password) if static else "",
             region=region,
             session_token=(extra.get("session_token") or None) if static else None,
-            service=str(extra.get("service") or DEFAULT_SERVICE),
+            service=str(extra.get("service") or cls._default_service(base_url)),
             credential=credential,
             **proxy,
             **transport_options(conn_id, extra),
         )
+
+    @staticmethod
+    def _default_service(base_url: str) -> str:
+        """``states`` for the Step Functions API's own hosts (the direct API), else ``execute-api``."""
+        return "states" if STATES_HOST_RE.search(urlsplit(base_url).hostname or "") else DEFAULT_SERVICE
 
     @staticmethod
     def _proxy(conn_id: str, extra: Mapping[str, Any]) -> dict[str, Any]:

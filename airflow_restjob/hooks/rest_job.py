@@ -24,7 +24,7 @@ from airflow_restjob.connections.routes import Route
 from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.errors import AuthError, RestJobError
 from airflow_restjob.rest_job.retry import NO_RETRY, RetryPolicy
-from airflow_restjob.rest_job.step_functions import DESCRIBE_PATH
+from airflow_restjob.rest_job.step_functions import DESCRIBE_PATH, DIRECT_SERVICE, call
 from airflow_restjob.transport.sync import SyncClient
 
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ class RestJobHook(BaseHook):
             return self._test_other(settings)
         probe = f"arn:aws:states:{settings.region}:000000000000:execution:restjob-connection-test:probe"
         try:
-            SyncClient(settings, NO_RETRY).post(DESCRIBE_PATH, {"executionArn": probe})
+            path, headers = call(DESCRIBE_PATH, settings.service == DIRECT_SERVICE)
+            SyncClient(settings, NO_RETRY).post(path, {"executionArn": probe}, headers=headers)
         except RestJobError as error:
             if error.error_type in ("ExecutionDoesNotExist", "InvalidArn"):
                 return (

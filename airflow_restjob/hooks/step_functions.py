@@ -1,7 +1,9 @@
 """``StepFunctionsHook``: StartExecution, DescribeExecution and StopExecution of AWS Step Functions.
 
 Calls go through the article's API Gateway (the ``restjob`` connection's host is the stage URL,
-requests are SigV4-signed); the resources are ``rest_job.step_functions``'s paths.
+requests are SigV4-signed; the resources are ``rest_job.step_functions``'s paths), or to the Step
+Functions API itself when the connection's signing service is ``states`` (host
+``https://states.{region}.amazonaws.com`` or a VPC endpoint URL).
 """
 
 from __future__ import annotations
@@ -19,6 +21,29 @@ log = logging.getLogger(__name__)
 class StepFunctionsHook(RestJobHook):
     """Step Functions calls over a ``restjob`` connection (worker side, ``requests``)."""
 
+    @property
+    def direct(self) -> bool:
+        """The connection is the Step Functions API itself (signing service ``states``)."""
+        return self.settings().service == sfn.DIRECT_SERVICE
+
+    def _call(self, resource: str, body: dict[str, Any]) -> Any:
+        path, headers = sfn.call(resource, self.direct)
+        return self.post(path, body, headers=headers)
+
+    def check_region(self, arn: str) -> None:
+        """The direct API serves one Region: an ARN of another one can only fail."""
+        region = sfn.region_of(arn)
+        settings = self.settings()
+        if self.direct and region and region != settings.region:
+            from airflow_restjob.errors import DefinitionError
+
+            raise DefinitionError(
+                f"{arn} is in Region {region}, but connection '{self.conn_id}' calls Step Functions in "
+                f"{settings.region} ({settings.base_url}).",
+                f"Use a connection for {region} (host https://states.{region}.amazonaws.com), or the ARN "
+                f"of a state machine in {settings.region}.",
+            )
+
     def start_execution(self, state_machine_arn: str, name: str, input_json: str) -> str:
         """Start an execution and return its ARN.
 
@@ -29,7 +54,7 @@ class StepFunctionsHook(RestJobHook):
         """
         expected_arn = sfn.execution_arn_for(state_machine_arn, name)
         try:
-            response = self.post(sfn.START_PATH, sfn.start_body(state_machine_arn, name, input_json))
+            response = self._call(sfn.START_PATH, sfn.start_body(state_machine_arn, name, input_json))
         except ServiceError as error:
             if error.error_type != "ExecutionAlreadyExists":
                 raise
@@ -51,7 +76,7 @@ class StepFunctionsHook(RestJobHook):
         return str(arn)
 
     def describe_execution(self, execution_arn: str) -> dict[str, Any]:
-        return self.post(sfn.DESCRIBE_PATH, {"executionArn": execution_arn})
+        return self._call(sfn.DESCRIBE_PATH, {"executionArn": execution_arn})
 
     def stop_execution(self, execution_arn: str, error: str = "", cause: str = "") -> dict[str, Any]:
-        return self.post(sfn.STOP_PATH, {"executionArn": execution_arn, "error": error, "cause": cause})
+        return self._call(sfn.STOP_PATH, {"executionArn": execution_arn, "error": error, "cause": cause})

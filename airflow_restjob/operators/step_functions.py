@@ -177,6 +177,7 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
             else sfn.derive_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number)
         )
         hook = StepFunctionsHook(self.conn_id, self.http_retry)
+        hook.check_region(state_machine_arn)
         self._prepare_wait(hook)
         self.log.info("Starting Step Functions execution %s of %s", name, state_machine_arn)
         arn = hook.start_execution(state_machine_arn, name, input_json)
@@ -185,10 +186,11 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         self.log.info("AWS console: %s", sfn.console_url(arn))
         ti.xcom_push(key=EXECUTION_ARN_KEY, value=arn)
         ti.xcom_push(key=StepFunctionsExecutionLink().xcom_key, value=sfn.console_url(arn))
-        return Started(arn, sfn.job_spec(arn, self.poll), hook)
+        return Started(arn, sfn.job_spec(arn, self.poll, hook.direct), hook)
 
     def _rebuild(self, job_id: str, context: Context) -> tuple[RestJobHook, JobSpec]:
-        return StepFunctionsHook(self.conn_id), sfn.job_spec(job_id, self.poll)
+        hook = StepFunctionsHook(self.conn_id)
+        return hook, sfn.job_spec(job_id, self.poll, hook.direct)
 
     def _stop_note(self, event: dict[str, Any]) -> str:
         return "the execution was stopped." if event.get("stopped", True) else "the stop was NOT accepted."

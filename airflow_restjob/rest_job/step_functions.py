@@ -1,7 +1,9 @@
-"""AWS Step Functions as a built-in REST job behind API Gateway.
+"""AWS Step Functions as a built-in REST job, behind API Gateway or over its own API.
 
 Resources (the article's API): ``POST start-execution`` (StartExecution), ``POST
-describe-execution`` (DescribeExecution), ``POST stop-execution`` (StopExecution).
+describe-execution`` (DescribeExecution), ``POST stop-execution`` (StopExecution).  The direct API
+(a connection whose signing service is ``states``) takes ``POST /`` with
+``X-Amz-Target: AWSStepFunctions.<Action>`` instead.
 
 Status handling: SUCCEEDED ends with success; FAILED, TIMED_OUT and ABORTED end with failure;
 RUNNING and PENDING_REDRIVE keep the wait going (PENDING_REDRIVE means someone redrove the
@@ -20,6 +22,23 @@ from airflow_restjob.rest_job.spec import JobSpec, PollSpec, RequestSpec
 START_PATH = "start-execution"
 DESCRIBE_PATH = "describe-execution"
 STOP_PATH = "stop-execution"
+# the direct Step Functions API (https://states.{region}.amazonaws.com, SigV4 service "states"):
+# POST / with X-Amz-Target: AWSStepFunctions.<Action> (AWS JSON 1.0) instead of a resource path
+DIRECT_SERVICE = "states"
+ACTIONS = {START_PATH: "StartExecution", DESCRIBE_PATH: "DescribeExecution", STOP_PATH: "StopExecution"}
+
+
+def call(resource: str, direct: bool) -> tuple[str, dict[str, str] | None]:
+    """(path, headers) of a Step Functions action: the API Gateway resource, or the direct API's
+    root with its ``X-Amz-Target``."""
+    if not direct:
+        return resource, None
+    return "", {"X-Amz-Target": "AWSStepFunctions." + ACTIONS[resource]}
+
+
+def request(resource: str, body: dict[str, Any], direct: bool) -> RequestSpec:
+    path, headers = call(resource, direct)
+    return RequestSpec(path=path, body=body, headers=headers)
 
 TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 MAX_NAME = 80
@@ -96,16 +115,16 @@ def start_body(state_machine_arn: str, name: str, input_json: str) -> dict[str, 
     return {"stateMachineArn": state_machine_arn, "name": name, "input": input_json}
 
 
-def job_spec(execution_arn: str, poll: PollSpec) -> JobSpec:
+def job_spec(execution_arn: str, poll: PollSpec, direct: bool = False) -> JobSpec:
     """The monitoring/termination half of a Step Functions job, for the trigger or the worker."""
     return JobSpec(
         label="Step Functions execution",
-        monitor=RequestSpec(path=DESCRIBE_PATH, body={"executionArn": execution_arn}),
+        monitor=request(DESCRIBE_PATH, {"executionArn": execution_arn}, direct),
         end_key="status",
         end_values=TERMINAL_STATUSES,
         result_key="status",
         success_values=("SUCCEEDED",),
-        terminate=RequestSpec(path=STOP_PATH, body={"executionArn": execution_arn}),
+        terminate=request(STOP_PATH, {"executionArn": execution_arn}, direct),
         poll=poll,
         error_keys=("error", "cause"),
         stop_reason_keys=("error", "cause"),
