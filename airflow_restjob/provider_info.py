@@ -36,6 +36,15 @@ CONFIG = {
                 "example": "4",
                 "default": "15",
             },
+            "worker_wait_window": {
+                "description": "Seconds a deferrable task polls its job in the worker before it defers "
+                "(polls at 1, 2, 3.5, 5 s, then growing): a job that ends inside the window completes "
+                "without a deferral, seconds sooner. 0 defers at once. An operator's worker_wait wins.",
+                "version_added": "0.2.0",
+                "type": "float",
+                "example": "0",
+                "default": "5",
+            },
         },
     }
 }

@@ -30,9 +30,9 @@ from airflow_restjob.compat import AirflowFailException, AirflowTaskTimeout
 from airflow_restjob.connections.routes import Route
 from airflow_restjob.errors import DefinitionError, EndCode, RestJobError, WaitTimeoutError
 from airflow_restjob.hooks.rest_job import RestJobHook
-from airflow_restjob.rest_job.flows import run_sync, stop_flow, wait_flow
+from airflow_restjob.rest_job.flows import CONTINUE, run_sync, stop_flow, wait_flow
 from airflow_restjob.rest_job.retry import STOP_RETRY, RetryPolicy
-from airflow_restjob.rest_job.spec import JobSpec, PollSpec, RequestSpec
+from airflow_restjob.rest_job.spec import JobSpec, PollSpec, RequestSpec, is_number
 from airflow_restjob.transport.sync import SyncClient
 from airflow_restjob.triggers.rest_job import RestJobTrigger
 
@@ -140,11 +140,18 @@ class RestJobBaseOperator(BaseOperator):
         deferrable: bool = True,
         stop_on_kill: bool = True,
         http_retry: RetryPolicy | None = None,
+        worker_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.deferrable = deferrable
+        if worker_wait is not None and not (is_number(worker_wait) and 0 <= worker_wait <= 600):
+            raise DefinitionError(
+                f"Task '{kwargs.get('task_id')}': worker_wait must be 0-600 seconds, got {worker_wait!r}.",
+                "Pass e.g. worker_wait=5 (poll in the worker that long before deferring) or 0 (defer at once).",
+            )
+        self.worker_wait = worker_wait
         self.stop_on_kill = stop_on_kill
         self.http_retry = http_retry or RetryPolicy()
         self.poll = PollSpec()
@@ -178,9 +185,28 @@ class RestJobBaseOperator(BaseOperator):
         except RestJobError as error:
             raise fail(error.with_execution(self._job_id)) from None
 
+    def _worker_window(self) -> float:
+        if self.worker_wait is not None:
+            return float(self.worker_wait)
+        from airflow.configuration import conf
+
+        try:
+            value = conf.getfloat("restjob", "worker_wait_window", fallback=5.0)
+        except (TypeError, ValueError):
+            value = 5.0
+        return min(max(value, 0.0), 600.0)
+
     def _wait(self, context: Context, job_id: str, spec: JobSpec, route: Route) -> Any:
         ti = context["ti"]
         deadline, reason = self._deadline(context)
+        window = self._worker_window() if self.deferrable else 0.0
+        if window > 0:  # a short job ends here, without a deferral (and its ~8 s event guard)
+            assert self._client is not None, "_start_job resolves the wait's client (_prepare_wait)"
+            flow = wait_flow(spec, job_id, deadline, reason, self.log, window=window)
+            event = run_sync(flow, self._sender(self._client, spec), self._sleep)
+            if event.get("status") != CONTINUE:
+                return self.execute_complete(context, event)
+            self.log.info("%s %s still running after %gs in the worker: deferring.", self.job_label, job_id, window)
         if self.deferrable:
             self.defer(
                 trigger=RestJobTrigger(

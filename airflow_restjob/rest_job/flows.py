@@ -30,6 +30,14 @@ from airflow_restjob.rest_job.spec import JobSpec, RequestSpec, Wait, stop_reque
 
 T = TypeVar("T")
 WAKE_TICK = 0.1  # seconds; polls are at most this much later than due
+WINDOW_STEPS = (1.0, 1.0, 1.5, 1.5, 2.0, 2.0, 3.0, 3.0, 5.0, 5.0, 10.0)  # then 10 s: a worker window's polls
+CONTINUE = "continue"  # wait_flow's status when a worker window ended before the job did
+
+
+def window_steps() -> Generator[float, None, None]:
+    yield from WINDOW_STEPS
+    while True:
+        yield WINDOW_STEPS[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +155,13 @@ def wait_flow(
     reason: str,
     log: Any,
     clock: Callable[[], float] = time.time,
+    window: float | None = None,
 ) -> Flow[dict[str, Any]]:
     """Poll ``spec.monitor`` until the job ends, the wait's limit is reached or an error ends it.
+
+    With a ``window`` (seconds; the worker's short wait before a deferral) polls follow
+    ``WINDOW_STEPS`` and the flow returns ``{"status": CONTINUE}`` when the next poll would fall
+    after the window: the caller then defers, and the trigger's wait takes over.
 
     Returns the event payload: ``status`` success / failed (the job ended: ``job_status``,
     ``response``, ``details``, ``http_status``), timeout / polls_exhausted (``message``,
@@ -163,8 +176,15 @@ def wait_flow(
     wait = Wait(spec, deadline, reason)
     log.info("Waiting for %s %s", spec.label, job_id)
     due = clock()
+    window_end = due + window if window else None
+    steps = window_steps()
     while True:
-        step = wait.delay(due)
+        if window_end is not None:
+            step = next(steps)
+            if due + step > window_end + 1e-6:
+                return {"status": CONTINUE, "job_id": job_id, "polls": wait.polls}
+        else:
+            step = wait.delay(due)
         due += step
         now = clock()
         if due < now - step:

@@ -32,7 +32,7 @@ def test_provider_info_config_follows_airflows_schema():
     info = get_provider_info()
     jsonschema.validate(info, schema)
     options = info["config"]["restjob"]["options"]
-    assert set(options) == {"poll_budget_burst", "poll_budget_per_second"}
+    assert set(options) == {"poll_budget_burst", "poll_budget_per_second", "worker_wait_window"}
     for option in options.values():
         assert option["description"] and option["type"] == "float" and option["example"]
 
@@ -53,3 +53,15 @@ def test_airflow_config_list_describes_the_section():
     assert "[restjob]" in done.stdout and "Tokens available at once" in done.stdout
     assert "Example: poll_budget_burst = 80" in done.stdout
     assert "Example: poll_budget_per_second = 4" in done.stdout
+
+
+def test_worker_wait_window_is_read_from_the_config(monkeypatch):
+    from airflow_restjob.operators.rest_job import RestJobOperator
+
+    info = {"request": {"url": "https://jobs.example.com/jobs", "method": "POST"}}
+    assert RestJobOperator(task_id="a", connection_info=info)._worker_window() == 5.0
+    monkeypatch.setenv("AIRFLOW__RESTJOB__WORKER_WAIT_WINDOW", "0")
+    assert RestJobOperator(task_id="b", connection_info=info)._worker_window() == 0.0
+    assert RestJobOperator(task_id="c", connection_info=info, worker_wait=2)._worker_window() == 2.0
+    with pytest.raises(Exception, match="worker_wait must be 0-600 seconds"):
+        RestJobOperator(task_id="d", connection_info=info, worker_wait="5")

@@ -428,3 +428,29 @@ def test_wait_flow_yields_a_sleep_then_the_monitoring_request():
     assert next(flow) == Sleep(pytest.approx(1.0, abs=WAKE_TICK))
     assert flow.send(None) is spec.monitor
     flow.close()
+
+
+# --- wait_flow in a worker window (before a deferral) -------------------------------------------
+def window(script: Script, seconds: float, deadline: float | None = None) -> dict[str, Any]:
+    flow = wait_flow(script.spec, JOB_ID, deadline, "max_wait=10s", log, clock=script.clock, window=seconds)
+    return run_sync(flow, script.send, script.sleep)
+
+
+def test_a_job_that_ends_inside_the_window_completes_without_deferring():
+    script = Script(job_spec(), [reply("RUNNING"), reply("RUNNING"), reply("DONE", out=1)])
+    event = window(script, 5)
+    assert event["status"] == "success" and event["response"]["out"] == 1
+    assert script.now - START == pytest.approx(3.5, abs=0.2)  # polls at 1, 2, 3.5 s
+
+
+def test_a_job_still_running_at_the_end_of_the_window_continues():
+    script = Script(job_spec(), [reply("RUNNING")])
+    event = window(script, 5)
+    assert event == {"status": "continue", "job_id": JOB_ID, "polls": 4}
+    assert script.polls_sent == 4 and script.stops == [] and script.now - START <= 5.1
+
+
+def test_the_deadline_inside_the_window_still_stops_the_job():
+    script = Script(job_spec(), [reply("RUNNING")])
+    event = window(script, 5, deadline=START + 1.5)
+    assert event["status"] == "timeout" and len(script.stops) == 1
