@@ -42,6 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sessions STS issues last at most this long (default: 900)",
     )
     parser.add_argument(
+        "--states-port",
+        type=int,
+        default=0,
+        help="port of the direct Step Functions API (SigV4 service states; default: a free port)",
+    )
+    parser.add_argument(
+        "--redrive-seconds",
+        type=float,
+        default=None,
+        help="how long a redriven execution runs before it succeeds (default: --wait-seconds)",
+    )
+    parser.add_argument(
+        "--extra-resources",
+        default="",
+        help="comma-separated extra gateway resources: redrive-execution, get-execution-history, or 'all' "
+        "(default: none; the direct API serves both actions anyway)",
+    )
+    parser.add_argument(
         "--auth-port",
         type=int,
         default=0,
@@ -72,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     per credential type, block until a signal."""
     try:
         from .auth_api import AuthApi
+        from .faults import EXTRA_RESOURCES
         from .sandbox import Sandbox
     except ImportError as exc:  # moto / boto3 missing
         print(
@@ -86,6 +105,18 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    extra = str(getattr(args, "extra_resources", "") or "")
+    if extra.strip() == "all":
+        extra_resources: list[str] = list(EXTRA_RESOURCES)
+    else:
+        extra_resources = [name.strip() for name in extra.split(",") if name.strip()]
+    unknown = sorted(set(extra_resources) - set(EXTRA_RESOURCES))
+    if unknown:
+        print(
+            f"unknown --extra-resources {unknown}; expected some of {list(EXTRA_RESOURCES)} or 'all'",
+            file=sys.stderr,
+        )
+        return 2
     workdir = tempfile.mkdtemp(prefix="restjob-sandbox-")
     try:
         sandbox = Sandbox(
@@ -97,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
             error_mapping=getattr(args, "error_mapping", "default"),
             sts_port=getattr(args, "sts_port", 0),
             sts_session_seconds=getattr(args, "sts_session_seconds", 900.0),
+            states_port=getattr(args, "states_port", 0),
+            redrive_seconds=getattr(args, "redrive_seconds", None),
+            extra_resources=extra_resources,
         )
         auth_api = AuthApi(
             port=getattr(args, "auth_port", 0),
@@ -112,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
             print(sb.export_line())
             print(f"STS endpoint: {sb.sts_url}  role: {sb.role_arn}")
             print(f"auth job API: {api.url}  OAuth 2.0 token URL: {api.token_url}")
+            print(
+                f"Step Functions endpoint: {sb.states_url}  (direct API: POST /, X-Amz-Target "
+                "AWSStepFunctions.<Action>, SigV4 service states)"
+            )
+            if sb.extra_resources:
+                print(f"extra gateway resources: {', '.join(sorted(sb.extra_resources))}")
             token_file = os.path.join(workdir, "web-identity-token")
             sb.write_web_identity_token(token_file, TOKEN_FILE_LIFETIME)
             statements = sb.statements(token_file) + api.statements()
@@ -122,6 +162,13 @@ def run(args: argparse.Namespace) -> int:
             for statement in statements:
                 print(f"credential statement {statement['name']}: {json.dumps(statement)}")
             print(f"credential statements file: {statements_file}")
+            # Not in the file above (that holds one statement per credential type): a statement of its own.
+            states_file = os.path.join(workdir, "credentials-states.json")
+            with open(states_file, "w", encoding="utf-8") as handle:
+                json.dump([sb.states_statement()], handle, indent=2)
+            os.chmod(states_file, 0o600)
+            print(f"states credential statement sandbox_states: {json.dumps(sb.states_statement())}")
+            print(f"states credential statement file: {states_file}")
             print("Ctrl-C or SIGTERM stops the sandbox.", flush=True)
             written = time.monotonic()
             while not stop.wait(0.5):

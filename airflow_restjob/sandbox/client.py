@@ -101,6 +101,51 @@ class SandboxClient:
     def role_arn(self) -> str:
         return self.info()["role_arn"]
 
+    @property
+    def states_url(self) -> str:
+        """The direct Step Functions API (SigV4 service ``states``), as :attr:`Sandbox.states_url`."""
+        return self.info()["states_url"]
+
+    def states_statement(self, name: str = "sandbox_states") -> dict[str, Any]:
+        creds = self.invoke_credentials
+        return {
+            "name": name,
+            "authType": "aws_sigv4",
+            "accessKeyId": creds.access_key,
+            "secretAccessKey": creds.secret_key,
+            "region": self.region,
+            "service": "states",
+            "baseUrl": self.states_url,
+        }
+
+    def configure_redrive(
+        self,
+        seconds: float | None = None,
+        status: str | None = None,
+        output: str | None = None,
+        error: str | None = None,
+        cause: str | None = None,
+        window_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """As :meth:`Sandbox.configure_redrive`."""
+        body = {
+            k: v
+            for k, v in (
+                ("seconds", seconds),
+                ("status", status),
+                ("output", output),
+                ("error", error),
+                ("cause", cause),
+                ("window_seconds", window_seconds),
+            )
+            if v is not None
+        }
+        return self._http.call("POST", "redrive", body)
+
+    def set_extra_resources(self, names: list[str]) -> None:
+        """As :meth:`Sandbox.set_extra_resources` (``redrive-execution``, ``get-execution-history``)."""
+        self._http.call("POST", "resources", {"extra_resources": list(names)})
+
     def _creds(self, which: str) -> Credentials:
         c = self.info()["credentials"][which]
         return Credentials(c["access_key"], c["secret_key"], c.get("session_token"))
@@ -140,7 +185,17 @@ class SandboxClient:
         return self._http.call("GET", "requests")
 
     def stops_for(self, arn: str) -> list[dict[str, Any]]:
-        return self._http.call("GET", "requests", query={"resource": "stop-execution", "execution_arn": arn})
+        """StopExecution entries for ``arn``, through the gateway or the direct API."""
+        entries = self._http.call("GET", "requests", query={"execution_arn": arn})
+        return [
+            e
+            for e in entries
+            if e["resource"] == "stop-execution"
+            or (e["resource"] == "states" and e.get("action") == "StopExecution")
+        ]
+
+    def states_calls(self) -> list[dict[str, Any]]:
+        return self._http.call("GET", "requests", query={"resource": "states"})
 
     def clear_log(self) -> None:
         self._http.call("DELETE", "requests")

@@ -8,7 +8,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-RESOURCES = ("start-execution", "describe-execution", "stop-execution")
+RESOURCES = ("start-execution", "describe-execution", "stop-execution")  # the gateway's resources
+# Gateway resources a sandbox serves only when asked to (``Sandbox(extra_resources=...)``).
+EXTRA_RESOURCES = ("redrive-execution", "get-execution-history")
+# Faults are keyed by action: the gateway resource's name, which the direct Step Functions listener
+# uses too (DescribeExecution there takes a "describe-execution" fault). The direct API's other
+# actions (ListExecutions, DescribeStateMachine, ...) take only "*" faults.
+FAULT_RESOURCES = RESOURCES + EXTRA_RESOURCES
 FAULT_KINDS = ("429", "500", "502", "503", "504", "reset", "delay", "malformed_json", "throttling_200")
 DEFAULT_DELAY_SECONDS = 30.0
 
@@ -30,7 +36,11 @@ class Fault:
 
 
 class Faults:
-    """The next N responses of a resource (or of any resource, ``"*"``) fail in a given way."""
+    """The next N responses of a resource (or of any resource, ``"*"``) fail in a given way.
+
+    A resource names an action (``describe-execution`` = DescribeExecution), so a fault is taken by
+    the next such request on either path: the API Gateway stand-in or the direct Step Functions API.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -46,8 +56,8 @@ class Faults:
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        if resource != "*" and resource not in RESOURCES:
-            raise ValueError(f"unknown resource {resource!r}; expected '*' or one of {RESOURCES}")
+        if resource != "*" and resource not in FAULT_RESOURCES:
+            raise ValueError(f"unknown resource {resource!r}; expected '*' or one of {FAULT_RESOURCES}")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         fault = Fault(
@@ -80,7 +90,9 @@ class Faults:
 
 
 class Quota:
-    """AWS's per-account token bucket for DescribeExecution (300 burst, 15/s in us-east-1); off by default."""
+    """AWS's per-account token bucket for DescribeExecution (300 burst, 15/s in us-east-1); off by default.
+
+    One bucket for both paths (gateway and direct API), as AWS's is per account and region."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -8,11 +8,13 @@ import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from . import backend, sts
-from .faults import Faults, Quota, RequestLog
+from .faults import EXTRA_RESOURCES, Faults, Quota, RequestLog
 from .gateway import Gateway
+from .redrive import WINDOW_SECONDS, Redrives
 from .sigv4 import Credentials, Identity, SigV4Verifier
 
 API_ID = "rstjbsbx01"
@@ -33,7 +35,8 @@ def _epoch(value: Any) -> Any:
 
 
 class Sandbox:
-    """A local API Gateway (AWS_IAM auth) in front of moto's Step Functions that really runs executions.
+    """A local API Gateway (AWS_IAM auth) in front of moto's Step Functions that really runs executions,
+    plus STS (:attr:`sts_url`) and the direct Step Functions API (:attr:`states_url`).
 
     Use as a context manager (or call :meth:`start` / :meth:`stop`). Everything binds to 127.0.0.1.
     """
@@ -48,11 +51,23 @@ class Sandbox:
         error_mapping: str = "default",
         sts_port: int = 0,
         sts_session_seconds: float | None = 900.0,
+        states_port: int = 0,
+        redrive_seconds: float | None = None,
+        extra_resources: Iterable[str] = (),
     ) -> None:
         if error_mapping not in ("default", "4xx"):
             raise ValueError("error_mapping must be 'default' or '4xx'")
         self.port = port
         self.sts_port = sts_port
+        self.states_port = states_port
+        # RedriveExecution emulation (moto has none): a redriven execution runs this long (default:
+        # state_machine_wait_seconds), then ends as configure_redrive() says (SUCCEEDED by default).
+        self.redrives = Redrives(
+            state_machine_wait_seconds if redrive_seconds is None else redrive_seconds, WINDOW_SECONDS
+        )
+        # Gateway resources served on top of start/describe/stop-execution (faults.EXTRA_RESOURCES).
+        self.extra_resources: set[str] = set()
+        self.set_extra_resources(extra_resources)
         self.sts_session_seconds: float | None = None
         self.set_sts_session_seconds(sts_session_seconds)
         self.moto_port = moto_port
@@ -124,6 +139,10 @@ class Sandbox:
                     verifier=self._verifier("execute-api"),
                     sts_verifier=self._verifier("sts"),
                     sts_port=self.sts_port,
+                    states_verifier=self._verifier("states"),
+                    states_port=self.states_port,
+                    redrives=self.redrives,
+                    extra_resources=self.extra_resources,
                     faults=self.faults,
                     quota=self.quota,
                     request_log=self._log,
@@ -132,6 +151,7 @@ class Sandbox:
                 )
                 self.port = gateway.start()
                 self.sts_port = gateway.sts_port
+                self.states_port = gateway.states_port
                 self._gateway = gateway
             except BaseException:
                 self._release_moto()
@@ -177,6 +197,40 @@ class Sandbox:
         ``sts``), AssumeRoleWithWebIdentity (unsigned), GetCallerIdentity, served by moto's STS."""
         return f"http://127.0.0.1:{self.sts_port}"
 
+    @property
+    def states_url(self) -> str:
+        """The Step Functions API itself (``endpoint_url`` of a botocore ``stepfunctions`` client, like
+        ``https://states.{region}.amazonaws.com``): ``POST /``, ``X-Amz-Target: AWSStepFunctions.<Action>``,
+        SigV4 service ``states``, the same identities as the gateway."""
+        return f"http://127.0.0.1:{self.states_port}"
+
+    def set_extra_resources(self, names: Iterable[str]) -> None:
+        """Serve exactly these extra gateway resources (``redrive-execution``, ``get-execution-history``)
+        besides start/describe/stop-execution; applies to the running gateway at once."""
+        wanted = set(names)
+        unknown = wanted - set(EXTRA_RESOURCES)
+        if unknown:
+            raise ValueError(f"unknown extra resources {sorted(unknown)}; expected some of {EXTRA_RESOURCES}")
+        self.extra_resources.clear()  # in place: the gateway holds this very set
+        self.extra_resources.update(wanted)
+
+    # ------------------------------------------------------------------ redrive emulation
+
+    def configure_redrive(
+        self,
+        seconds: float | None = None,
+        status: str | None = None,
+        output: str | None = None,
+        error: str | None = None,
+        cause: str | None = None,
+        window_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """How redrives started from now on go: RUNNING for ``seconds``, then ``status`` SUCCEEDED
+        (``output`` JSON text; default the input of the state the execution had failed in), FAILED or
+        TIMED_OUT (``error`` / ``cause``; default the original ones). ``window_seconds``: how long after
+        its end an execution stays redrivable (14 days). Returns the settings."""
+        return self.redrives.configure(seconds, status, output, error, cause, window_seconds)
+
     # ------------------------------------------------------------------ STS and temporary credentials
 
     def set_sts_session_seconds(self, seconds: float | None) -> None:
@@ -210,6 +264,19 @@ class Sandbox:
                 os.unlink(tmp)
             raise
         return target
+
+    def states_statement(self, name: str = "sandbox_states") -> dict[str, Any]:
+        """An ``aws_sigv4`` credential statement for the direct Step Functions API (``states_url``)."""
+        source = self.invoke_credentials
+        return {
+            "name": name,
+            "authType": "aws_sigv4",
+            "accessKeyId": source.access_key,
+            "secretAccessKey": source.secret_key,
+            "region": self.region,
+            "service": "states",
+            "baseUrl": self.states_url,
+        }
 
     def statements(
         self, web_identity_token_file: str | None = None, base_name: str = "sandbox"
@@ -256,6 +323,10 @@ class Sandbox:
         """The request-log entries of STS calls (action, role, session name, expiration; no secrets)."""
         return [e for e in self._log.entries() if e["resource"] == "sts"]
 
+    def states_calls(self) -> list[dict[str, Any]]:
+        """The request-log entries of the direct Step Functions API (``resource`` ``"states"``)."""
+        return [e for e in self._log.entries() if e["resource"] == "states"]
+
     def connection_json(
         self, conn_id: str = "restjob_default", credentials: Credentials | None = None
     ) -> str:
@@ -276,6 +347,9 @@ class Sandbox:
             "stage": self.stage,
             "moto_url": self.moto_url,
             "sts_url": self.sts_url,
+            "states_url": self.states_url,
+            "extra_resources": sorted(self.extra_resources),
+            "redrive": self.redrives.state(),
             "role_arn": self.role_arn,
             "sts_session_seconds": self.sts_session_seconds,
             "api_id": API_ID,
@@ -305,16 +379,17 @@ class Sandbox:
         return arn
 
     def describe_execution(self, arn: str) -> dict[str, Any]:
-        """DescribeExecution straight against moto (no gateway, no log, no faults), dates as epoch floats."""
+        """DescribeExecution straight against moto (no gateway, no log, no faults), dates as epoch
+        floats, with the redrive emulation laid over it (status, redriveCount, redriveStatus, ...)."""
         self._require_started()
         result = self._sfn.describe_execution(executionArn=arn)
         result.pop("ResponseMetadata", None)
-        return _epoch(result)
+        return self.redrives.overlay(_epoch(result))
 
     def list_executions(self, state_machine_arn: str) -> list[dict[str, Any]]:
         self._require_started()
         pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
-        return [_epoch(e) for page in pages for e in page["executions"]]
+        return [self.redrives.overlay_item(_epoch(e)) for page in pages for e in page["executions"]]
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client for moto itself (e.g. ``dynamodb`` / ``sqs`` to check what rental_car wrote)."""
@@ -331,12 +406,17 @@ class Sandbox:
         return self._log.entries()
 
     def stops_for(self, arn: str) -> list[dict[str, Any]]:
-        return [
-            e for e in self._log.entries() if e["resource"] == "stop-execution" and e["execution_arn"] == arn
-        ]
+        """Request-log entries of StopExecution calls for ``arn``: gateway and direct API alike."""
+        return [e for e in self._log.entries() if _is_stop(e) and e["execution_arn"] == arn]
 
     def clear_log(self) -> None:
         self._log.clear()
+
+
+def _is_stop(entry: dict[str, Any]) -> bool:
+    return entry["resource"] == "stop-execution" or (
+        entry["resource"] == "states" and entry.get("action") == "StopExecution"
+    )
 
 
 def connection_json(base_url: str, region: str, credentials: Credentials) -> str:
