@@ -35,6 +35,7 @@ with DAG(
 ):
     StepFunctionsExecutionOperator(
         task_id="sync_reservations",
+        deferrable=True,  # wait in the triggerer (the default follows [operators] default_deferrable)
         state_machine_arn="{{ var.value.get('rental_car_sync_state_machine_arn', '" + SANDBOX + "succeed') }}",
         input={"business_day": "{{ dag_run.run_after.astimezone(macros.dateutil.tz.gettz('Asia/Tokyo')).strftime('%Y-%m-%d') }}", "job": "reservation-sync"},
     )
@@ -51,6 +52,7 @@ with DAG(
 ):
     StepFunctionsExecutionOperator(
         task_id="settle_month",
+        deferrable=True,
         state_machine_arn="{{ var.value.get('rental_car_settlement_state_machine_arn', '" + SANDBOX + "succeed') }}",
         input={"settlement_day": "{{ dag_run.run_after.astimezone(macros.dateutil.tz.gettz('Asia/Tokyo')).strftime('%Y-%m-%d') }}", "job": "monthly-settlement"},
     )

@@ -38,6 +38,7 @@ with DAG(
     reserve = StepFunctionsExecutionOperator(
         task_id="reserve_on_aws",
         conn_id="restjob_default",
+        deferrable=True,  # wait in the triggerer (the default follows [operators] default_deferrable)
         state_machine_arn="{{ var.value.get('rental_car_state_machine_arn', '" + SANDBOX_STATE_MACHINE + "') }}",
         input={"customer": "C-1001", "vehicle": "suv", "days": 3, "requested_on": "{{ dag_run.run_after | ds }}"},
         first_poll_delay=1,

@@ -31,6 +31,7 @@ with DAG(
     reserve = RestJobOperator(
         task_id="reserve_on_aws",
         connection_info="restjob_files/connection_info_stepfunctions.json",
+        deferrable=True,  # wait in the triggerer (the default follows [operators] default_deferrable)
         max_wait=3600,
     )
 

@@ -18,6 +18,9 @@ import pytest
 _HOME = tempfile.mkdtemp(prefix="restjob-tests-home-")
 os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# the DAGs of the dag.test() tests wait in the trigger unless they say deferrable=False (the
+# operators' default follows this option: tests/unit/operators/test_default_deferrable.py)
+os.environ.setdefault("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
 os.environ.setdefault(
     "AIRFLOW__CORE__DAGS_FOLDER", os.path.join(os.path.dirname(__file__), "integration", "operators", "dags")
 )

@@ -107,6 +107,13 @@ def poll_spec(task_id: Any, **kwargs: Any) -> PollSpec:
         raise DefinitionError(f"Task '{task_id}': {exc.cause}", exc.fix) from None
 
 
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, as Airflow's own providers default ``deferrable``."""
+    from airflow.configuration import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
 @dataclass(frozen=True)
 class Started:
     """What ``_start_job`` returns: the job to wait for, or (``spec`` None) the finished result."""
@@ -137,7 +144,7 @@ class RestJobBaseOperator(BaseOperator):
         self,
         *,
         conn_id: str | None,
-        deferrable: bool = True,
+        deferrable: bool | None = None,
         stop_on_kill: bool = True,
         http_retry: RetryPolicy | None = None,
         worker_wait: float | None = None,
@@ -145,7 +152,7 @@ class RestJobBaseOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
         if worker_wait is not None and not (is_number(worker_wait) and 0 <= worker_wait <= 600):
             raise DefinitionError(
                 f"Task '{kwargs.get('task_id')}': worker_wait must be 0-600 seconds, got {worker_wait!r}.",

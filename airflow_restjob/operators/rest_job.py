@@ -46,7 +46,9 @@ class RestJobOperator(RestJobBaseOperator):
         expected.  Its strings are rendered with Jinja here, not as template fields.
     :param conn_id: connection whose host is the base URL for relative URLs.  Default: the
         request's ``authName`` connection.  It does not sign: ``authName`` does.
-    :param deferrable: wait in the triggerer (default) or poll in the worker.
+    :param deferrable: wait in the triggerer (True) or poll in the worker (False); default
+        ``[operators] default_deferrable`` (Airflow's default: False). Deferral needs a running
+        triggerer; ``[triggerer] capacity`` (1,000 by default) bounds the jobs one triggerer holds.
     :param max_wait: give up after this many seconds (default 7 days), like ``pollingCount``.
     :param poll_backoff: factor by which ``pollingInterval`` grows (default 1: fixed interval).
     :param max_poll_interval: cap for the interval when ``poll_backoff`` > 1.
@@ -69,7 +71,7 @@ class RestJobOperator(RestJobBaseOperator):
         *,
         connection_info: str | os.PathLike[str] | Mapping[str, Any],
         conn_id: str | None = None,
-        deferrable: bool = True,
+        deferrable: bool | None = None,
         max_wait: float | None = DEFAULT_MAX_WAIT,
         poll_backoff: float = 1.0,
         max_poll_interval: float | None = None,

@@ -62,7 +62,9 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
     :param name: execution name (templated). Default: derived from dag_id, task_id, run_id,
         map_index and try number, so a re-run of the same try re-attaches instead of starting twice.
     :param conn_id: a ``restjob`` connection (API base URL with stage, keys, region).
-    :param deferrable: wait in the triggerer (default) or poll in the worker.
+    :param deferrable: wait in the triggerer (True) or poll in the worker (False); default
+        ``[operators] default_deferrable`` (Airflow's default: False). Deferral needs a running
+        triggerer; ``[triggerer] capacity`` (1,000 by default) bounds the jobs one triggerer holds.
     :param first_poll_delay: seconds before the first status check.
     :param poll_interval: seconds between checks (>= 1).
     :param max_poll_interval: cap for the interval when ``poll_backoff`` > 1.
@@ -88,7 +90,7 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         input: dict[str, Any] | list[Any] | str | None = None,
         name: str | None = None,
         conn_id: str = RestJobHook.default_conn_name,
-        deferrable: bool = True,
+        deferrable: bool | None = None,
         first_poll_delay: float = 2.0,
         poll_interval: float = 10.0,
         max_poll_interval: float | None = None,

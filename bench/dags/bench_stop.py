@@ -12,7 +12,7 @@ SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 
 with DAG("bench_long", schedule=None, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=20):
     StepFunctionsExecutionOperator(
-        task_id="run", state_machine_arn=SM + "long", first_poll_delay=1, poll_interval=5
+        task_id="run", state_machine_arn=SM + "long", first_poll_delay=1, poll_interval=5, deferrable=True
     )
 
 with DAG("bench_succeed", schedule=None, start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=20):
@@ -22,4 +22,5 @@ with DAG("bench_succeed", schedule=None, start_date=datetime(2026, 1, 1), catchu
         input={"wait_seconds": 4},
         first_poll_delay=1,
         poll_interval=5,
+        deferrable=True,
     )

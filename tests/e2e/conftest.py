@@ -100,7 +100,11 @@ class AirflowPool:
             dags_folder=cfg.pop("dags_folder"),
             # deferrable tasks defer at once here (the stop-path tests need the trigger); the worker
             # window before a deferral is tested with worker_wait= (tests/e2e/test_short_jobs.py)
-            env={"AIRFLOW__RESTJOB__WORKER_WAIT_WINDOW": "0", **(cfg.pop("env", None) or {})},
+            env={
+                "AIRFLOW__RESTJOB__WORKER_WAIT_WINDOW": "0",
+                "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",  # the DAGs here defer unless they say not
+                **(cfg.pop("env", None) or {}),
+            },
             database_url=database_url,
             python=cfg.pop("python", self.python),
             **cfg,

@@ -30,6 +30,20 @@ SCENARIOS = {
         "state_machine_arn": SM + "succeed",
         "name": "fixed-name-{{ dag_run.run_id | replace(':', '-') | replace('+', '-') }}",
     },
+    # the direct Step Functions API (sandbox.states_url; the connection signs for "states")
+    "sfn_direct_succeed": {"state_machine_arn": SM + "succeed", "input": {"car": "d"}, "conn_id": "restjob_states"},
+    "sfn_direct_worker": {
+        "state_machine_arn": SM + "succeed",
+        "input": {"car": "w"},
+        "conn_id": "restjob_states",
+        "deferrable": False,
+    },
+    "sfn_direct_fail": {"state_machine_arn": SM + "fail", "conn_id": "restjob_states"},
+    "sfn_direct_max_wait": {"state_machine_arn": SM + "long", "max_wait": 3, "conn_id": "restjob_states"},
+    "sfn_direct_other_region": {
+        "state_machine_arn": "arn:aws:states:eu-west-1:123456789012:stateMachine:succeed",
+        "conn_id": "restjob_states",
+    },
 }
 
 for dag_id, params in SCENARIOS.items():
