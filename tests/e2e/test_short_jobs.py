@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.e2e.waiting import wait_until
+from tests.e2e.waiting import patient, wait_until
 
 
 def states_seen(api, dag_id: str, run_id: str, until: str = "success", timeout: float = 120) -> list[str]:
@@ -28,14 +28,14 @@ def states_seen(api, dag_id: str, run_id: str, until: str = "success", timeout: 
 def test_a_short_job_completes_in_the_worker_window_without_deferring(airflow_sandbox, sandbox):
     api = airflow_sandbox.client
     for dag_id in ("e2e_short_job", "e2e_short_window_then_defer"):
-        api.wait_for_dag(dag_id, timeout=120)
-        api.unpause(dag_id)
+        patient(api.wait_for_dag, dag_id, timeout=120)
+        patient(api.unpause, dag_id)
     short = api.trigger("e2e_short_job")
     long = api.trigger("e2e_short_window_then_defer")
     short_states = states_seen(api, "e2e_short_job", short)
     long_states = states_seen(api, "e2e_short_window_then_defer", long)
     assert short_states[-1] == "success" and "deferred" not in short_states, short_states
     assert long_states[-1] == "success" and "deferred" in long_states, long_states
-    arn = api.xcom("e2e_short_job", short, "run", "execution_arn")
+    arn = patient(api.xcom, "e2e_short_job", short, "run", "execution_arn")
     assert sandbox.describe_execution(arn)["status"] == "SUCCEEDED"
-    assert api.xcom("e2e_short_job", short, "run", "return_value")["result"] == "ok"
+    assert patient(api.xcom, "e2e_short_job", short, "run", "return_value")["result"] == "ok"

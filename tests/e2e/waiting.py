@@ -17,3 +17,19 @@ def wait_until(probe: Callable[[], Any], timeout: float, what: str, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+def patient(call: Callable[..., Any], *args: Any, attempts: int = 4, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, asked again when a busy api-server times out or answers 5xx
+    (reads and idempotent writes only)."""
+    import requests
+
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except requests.RequestException as exc:
+            response = getattr(exc, "response", None)
+            if response is not None and response.status_code < 500 or attempt == attempts - 1:
+                raise
+            time.sleep(2 * (attempt + 1))
+    return None
