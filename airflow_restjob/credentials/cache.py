@@ -12,8 +12,8 @@ token lifetime.  It is refreshed
 
 Concurrent callers share one refresh: threads (a worker) through a lock, coroutines (the
 triggerer) through one future per event loop.  Nothing is written anywhere: the values are lost
-with the process, and every secret a lease holds is registered for redaction (``live_secrets``)
-and with Airflow's log masker.
+with the process; the secrets of the current leases are redacted from error text
+(``live_secrets``); a credential's own secrets are also given to Airflow's log masker.
 """
 
 from __future__ import annotations
@@ -36,8 +36,16 @@ def live_secrets() -> frozenset[str]:
     return frozenset(_live)
 
 
+def remember(*secrets: str) -> None:
+    """Secrets of a current lease: redacted from error text (``live_secrets``), not given to
+    Airflow's masker - it keeps every pattern it is given for the life of the process and
+    recompiles one regex of all of them each time, so a triggerer refreshing tokens for weeks
+    would spend ever longer on each refresh (on its event loop) and on every log line."""
+    _live.update(s for s in secrets if s and len(s) >= 4)
+
+
 def mask(*secrets: str) -> None:
-    """Register secrets with Airflow's masker (task and triggerer logs show ``***``)."""
+    """Register long-lived secrets (a credential's own) with Airflow's masker (logs show ``***``)."""
     values = [s for s in secrets if s and len(s) >= 4]
     _live.update(values)
     try:
@@ -76,6 +84,7 @@ class SharedLease:
         self.key = key
         self.lease: Lease | None = None
         self.refreshes = 0
+        self._remembered: set[str] = set()
         self._lock = threading.Lock()
         self._futures: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Lease]]] = {}
 
@@ -85,12 +94,11 @@ class SharedLease:
         return lease if lease is not None and lease.fresh() else None
 
     def _store(self, lease: Lease) -> Lease:
-        old = self.lease
         self.lease = lease
         self.refreshes += 1
-        mask(*lease.secrets)
-        if old is not None:
-            _live.difference_update(set(old.secrets) - set(lease.secrets))
+        _live.difference_update(self._remembered - set(lease.secrets))  # the replaced lease's
+        self._remembered = set(lease.secrets)
+        remember(*lease.secrets)
         return lease
 
     def get_sync(self, fetch: Callable[[], Lease]) -> Lease:

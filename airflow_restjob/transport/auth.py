@@ -38,8 +38,8 @@ class RequestAuth:
         self.static_headers: dict[str, str] = (
             credential.headers() if isinstance(credential, (Basic, Bearer, KeyValue)) else {}
         )
-        if self.static_headers:
-            cache.mask(*credential.secrets)  # type: ignore[union-attr]
+        if credential is not None:  # the credential's own secrets (not its rotating tokens)
+            cache.mask(*credential.secrets)
         self._signer = Signer(settings) if settings.sigv4 and credential is None else None
         self._lease_signer: tuple[cache.Lease, Signer] | None = None
 

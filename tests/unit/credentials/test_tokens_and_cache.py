@@ -137,3 +137,18 @@ def test_expiring_lease_is_refreshed_before_it_expires():
     shared.lease = cache.Lease("old", ("old",), time.time() + 1, obtained_at=time.time() - 19)  # 20 s lifetime, 1 s left
     assert shared.current() is None  # inside the refresh margin (4 s)
     assert shared.get_sync(lambda: lease("new", 20)).value == "new"
+
+
+def test_rotating_lease_secrets_are_redacted_but_not_piled_into_airflows_masker():
+    from airflow.sdk.log import mask_secret  # noqa: F401 - the masker the static secrets go to
+
+    from airflow_restjob.connections.settings import ConnectionSettings
+
+    shared = cache.SharedLease("test:masker")
+    for i in range(50):
+        shared.lease = None
+        shared.get_sync(lambda i=i: lease(f"rotating-token-{i:03d}", 60))
+    assert "rotating-token-049" in cache.live_secrets()
+    assert "rotating-token-000" not in cache.live_secrets()  # only the current lease is kept
+    settings = ConnectionSettings.unsigned("c", "https://jobs.example.com")
+    assert settings.redact("Bearer rotating-token-049 failed") == "Bearer *** failed"
