@@ -156,7 +156,7 @@ AWS_EXTRA = {
     "stsRegion": "sts_region",
 }
 OAUTH2_EXTRA = {
-    "tokenUrl": "token_url",
+    "tokenUrl": "oauth2_url",  # not "token_url": Airflow hides values of extra keys that say "token"
     "scope": "scope",
     "resource": "resource",
     "audience": "audience",
@@ -348,9 +348,9 @@ def _extra(item: Mapping[str, Any]) -> dict[str, Any]:
     if auth_type in ("oauth2_client_credentials", *PRESETS):
         extra.update({OAUTH2_EXTRA[k]: v for k, v in item.items() if k in OAUTH2_EXTRA and v})
         if auth_type == "azure_ad":
-            extra["token_url"] = azure_token_url(item["tenantId"], item.get("authorityHost"))
+            extra["oauth2_url"] = azure_token_url(item["tenantId"], item.get("authorityHost"))
         elif auth_type == "sap_btp":
-            extra["token_url"] = xsuaa_token_url(item["xsuaaUrl"])
+            extra["oauth2_url"] = xsuaa_token_url(item["xsuaaUrl"])
             extra.setdefault("client_auth", "basic")
         if auth_type in PRESETS:
             extra["preset"] = auth_type

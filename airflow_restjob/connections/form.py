@@ -74,7 +74,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "schema": {"type": ["string", "null"]},
     },
     "sts_endpoint": {"label": "STS endpoint URL", "schema": {"type": ["string", "null"]}},
-    "token_url": {
+    "oauth2_url": {
         "label": "OAuth2 token URL",
         "description": "oauth2_client_credentials: e.g. https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.",
         "schema": {"type": ["string", "null"]},

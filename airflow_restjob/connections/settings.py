@@ -73,7 +73,8 @@ AUTH_FIELDS: dict[str, tuple[str, ...]] = {
     "bearer": (),
     "key_value": (),
     "oauth2_client_credentials": (
-        "token_url",
+        "oauth2_url",
+        "token_url",  # read too; written as oauth2_url (Airflow masks values of keys saying "token")
         "scope",
         "resource",
         "audience",

@@ -19,7 +19,8 @@ aws_sigv4                  login / password = access key ID / secret access key 
                            ``credential_source`` (``default_chain``), ``sts_endpoint``
 basic                      login / password
 bearer                     password = the token
-oauth2_client_credentials  login / password = client id / client secret; extra ``token_url``,
+oauth2_client_credentials  login / password = client id / client secret; extra ``oauth2_url`` (the token URL; not
+                           ``token_url``: Airflow hides every extra value whose key says "token"),
                            ``scope``, ``resource``, ``audience``, ``client_auth`` (form | basic)
 key_value                  password = JSON ``{"headers": {...}, "query": {...}}`` (all values secret)
 =========================  ===============================================================
@@ -247,12 +248,16 @@ def from_connection_fields(
         from airflow_restjob.connections.settings import url_problem
 
         token_url = _required(
-            conn_id, _text(extra, "token_url"), "extra 'token_url'", auth_type, "Set the token endpoint URL."
+            conn_id,
+            _text(extra, "oauth2_url") or _text(extra, "token_url"),
+            "the token URL (extra 'oauth2_url')",
+            auth_type,
+            "Set extra 'oauth2_url' to the token endpoint URL.",
         )
         problem = url_problem(token_url)
         if problem:
             raise DefinitionError(
-                f"Connection '{conn_id}' (oauth2): extra 'token_url' {problem}.",
+                f"Connection '{conn_id}' (oauth2): the token URL (extra 'oauth2_url') {problem}.",
                 "Set it to the token endpoint, e.g. https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.",
             )
         client_auth = _text(extra, "client_auth") or "form"

@@ -358,8 +358,9 @@ class AsyncClient:
             raise tokens.timeout(cred, self.auth.name, read_timeout) from None
         except aiohttp.ClientError as exc:
             raise tokens.unreachable(cred, self.auth.name, str(exc) or type(exc).__name__) from None
+        lease = tokens.token_lease(cred, self.auth.name, status, answer)
         log.info("Credential '%s': new access token from %s.", self.auth.name, cred.token_url)
-        return tokens.token_lease(cred, self.auth.name, status, answer)
+        return lease
 
     async def _exchange(
         self, call: PreparedCall, signer: Signer | None, auth_headers: dict[str, str] | None

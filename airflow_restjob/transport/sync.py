@@ -105,8 +105,9 @@ class SyncClient:
             raise tokens.timeout(cred, self.auth.name, read_timeout) from None
         except requests.RequestException as exc:
             raise tokens.unreachable(cred, self.auth.name, str(exc)) from None
+        lease = tokens.token_lease(cred, self.auth.name, response.status_code, response.content)
         log.info("Credential '%s': new access token from %s.", self.auth.name, cred.token_url)
-        return tokens.token_lease(cred, self.auth.name, response.status_code, response.content)
+        return lease
 
     def _send(
         self,

@@ -82,7 +82,7 @@ def test_oauth2_fields_and_errors():
         scope="jobs/.default",
     ).credential.key  # the client authentication method does not make another token
     assert "client-secret-1" not in cred.key
-    with pytest.raises(DefinitionError, match="token_url"):
+    with pytest.raises(DefinitionError, match="oauth2_url"):
         settings("oauth2_client_credentials", "c", "s")
     with pytest.raises(DefinitionError, match="form or basic"):
         settings("oauth2_client_credentials", "c", "s", token_url="https://idp.example.com/t", client_auth="post")
@@ -141,3 +141,15 @@ def test_aws_role_errors(login, password, extra, words):
         settings(None, login, password, region="us-east-1", **extra)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_the_stored_token_url_is_not_a_key_airflow_hides():
+    from airflow_restjob.cli.credentials import OAUTH2_EXTRA
+
+    try:
+        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+    except ImportError:  # Airflow 3.1
+        from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+    assert not should_hide_value_for_key(OAUTH2_EXTRA["tokenUrl"])
+    new = settings("oauth2_client_credentials", "c", "s", oauth2_url="https://idp.example.com/t")
+    assert new.credential.token_url == "https://idp.example.com/t"
