@@ -277,3 +277,58 @@ def test_assume_role_refused_names_the_credential_and_role(sandbox):
         SyncClient(settings_of(statement), NO_RETRY).post("describe-execution", {"executionArn": "x"})
     text = str(caught.value)
     assert "sandbox_aws_role" in text and sandbox.role_arn in text and "nope-secret-value" not in text
+
+
+def test_default_chain_takes_environment_keys_and_irsa_variables(sandbox, tmp_path, monkeypatch):
+    """credentialSource default_chain: botocore's chain, first from the environment's keys, then
+    from the EKS IRSA variables (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) against the sandbox STS."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    statement = {
+        "name": "sandbox_chain",
+        "authType": "aws_sigv4",
+        "credentialSource": "default_chain",
+        "region": sandbox.region,
+        "baseUrl": sandbox.base_url,
+    }
+    source = sandbox.invoke_credentials
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", source.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", source.secret_key)
+    assert describe_unknown(SyncClient(settings_of(statement), NO_RETRY)) == "ExecutionDoesNotExist"
+
+    cache.forget_all()
+    aws.forget()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ROLE_ARN", sandbox.role_arn)
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", sandbox.write_web_identity_token(tmp_path / "token"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sandbox.sts_url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", sandbox.region)
+    before = len([c for c in sandbox.sts_calls() if c.get("sts_action") == "AssumeRoleWithWebIdentity"])
+    assert describe_unknown(SyncClient(settings_of(statement), NO_RETRY)) == "ExecutionDoesNotExist"
+    after = len([c for c in sandbox.sts_calls() if c.get("sts_action") == "AssumeRoleWithWebIdentity"])
+    assert after == before + 1
+
+
+def test_no_credentials_anywhere_is_end_code_10_naming_the_chain(tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    statement = {
+        "name": "nowhere",
+        "authType": "aws_sigv4",
+        "credentialSource": "default_chain",
+        "region": "us-east-1",
+        "baseUrl": "https://abc.execute-api.us-east-1.amazonaws.com/s",
+    }
+    with pytest.raises(AuthError) as caught:
+        SyncClient(settings_of(statement), NO_RETRY).post("describe-execution", {"executionArn": "x"})
+    assert caught.value.end_code == EndCode.CREDENTIALS
+    assert "Credential 'nowhere': no AWS credentials found in the default AWS credential chain" in str(caught.value)
