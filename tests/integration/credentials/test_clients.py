@@ -233,6 +233,7 @@ def test_assume_role_signs_with_temporary_credentials_and_refreshes_them(sandbox
     statement = aws_statement(
         sandbox, accessKeyId=source.access_key, secretAccessKey=source.secret_key, roleSessionName="it-test"
     )
+    before = sandbox.sts_session_seconds  # the sandbox is shared by the session: put it back
     sandbox.set_sts_session_seconds(3)
     try:
         client = SyncClient(settings_of(statement), NO_RETRY)
@@ -243,7 +244,7 @@ def test_assume_role_signs_with_temporary_credentials_and_refreshes_them(sandbox
         assert describe_unknown(client) == "ExecutionDoesNotExist"
         assert len([c for c in sandbox.sts_calls() if c.get("sts_action") == "AssumeRole"]) == 2
     finally:
-        sandbox.set_sts_session_seconds(None)
+        sandbox.set_sts_session_seconds(before)
 
 
 async def test_web_identity_in_the_triggerer_runs_sts_off_the_event_loop(sandbox, tmp_path):
