@@ -15,8 +15,6 @@ request, which drops the lease so that the request is sent once more with a new 
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.credentials import cache
 from airflow_restjob.credentials.types import AwsRole, Basic, Bearer, KeyValue, OAuth2ClientCredentials
@@ -102,7 +100,3 @@ class RequestAuth:
             text = error.cause.lower()
             retry = error.status == 403 and ("expired" in text or "security token" in text)
         return retry and self.shared.invalidate(lease)
-
-    def describe(self) -> dict[str, Any]:
-        """What the credential is, without secrets (logs)."""
-        return {"name": self.name, "auth_type": self.settings.auth_type}
