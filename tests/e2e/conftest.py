@@ -142,14 +142,33 @@ class AirflowPool:
                 self.postgres = None
 
 
+_POOLS: list[AirflowPool] = []
+
+
 @pytest.fixture(scope="session")
 def airflow_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowPool]:
     """Session-wide owner of the (single) running local Airflow."""
     pool = AirflowPool(tmp_path_factory)
+    _POOLS.append(pool)
     try:
         yield pool
     finally:
+        _POOLS.remove(pool)
         pool.close()
+
+
+def _is_e2e(item: pytest.Item | None) -> bool:
+    return item is not None and E2E_DIR in Path(str(item.fspath)).parents
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the local Airflow after the last e2e test: a scheduler, triggerer, dag-processor and
+    api-server left running (and their DAGs polling the shared sandbox) would load the machine and
+    the sandbox for every later test (the quota test timed out behind them in CI)."""
+    if _is_e2e(item) and not _is_e2e(nextitem):
+        for pool in _POOLS:
+            pool.close()
 
 
 def _airflow_config(request: pytest.FixtureRequest) -> dict[str, Any]:
