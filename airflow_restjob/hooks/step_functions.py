@@ -80,3 +80,18 @@ class StepFunctionsHook(RestJobHook):
 
     def stop_execution(self, execution_arn: str, error: str = "", cause: str = "") -> dict[str, Any]:
         return self._call(sfn.STOP_PATH, {"executionArn": execution_arn, "error": error, "cause": cause})
+
+    def failed_state(self, execution_arn: str) -> sfn.FailedState | None:
+        """The state an ended execution failed in, from GetExecutionHistory (newest first, at most
+        ``HISTORY_MAX_PAGES`` pages). Raises what the call raises (an API Gateway without a
+        ``get-execution-history`` resource answers 403 "Missing Authentication Token")."""
+        search = sfn.FailureSearch()
+        token: str | None = None
+        for _ in range(sfn.HISTORY_MAX_PAGES):
+            page = self._call(sfn.HISTORY_PATH, sfn.history_body(execution_arn, token))
+            if not isinstance(page, dict) or search.feed(page.get("events")):
+                break
+            token = page.get("nextToken")
+            if not token:
+                break
+        return search.result()

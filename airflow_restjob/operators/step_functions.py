@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_restjob.compat import AirflowFailException
-from airflow_restjob.errors import DefinitionError, FileOperationError, NotSuccessError
+from airflow_restjob.errors import DefinitionError, FileOperationError, NotSuccessError, RestJobError
 from airflow_restjob.hooks.rest_job import RestJobHook
 from airflow_restjob.hooks.step_functions import StepFunctionsHook
 from airflow_restjob.links.step_functions import EXECUTION_ARN_KEY, StepFunctionsExecutionLink
@@ -25,7 +25,7 @@ from airflow_restjob.operators.base import (
     redact,
 )
 from airflow_restjob.rest_job import step_functions as sfn
-from airflow_restjob.rest_job.retry import RetryPolicy
+from airflow_restjob.rest_job.retry import STOP_RETRY, RetryPolicy
 from airflow_restjob.rest_job.spec import JobSpec, is_number, preview
 
 if TYPE_CHECKING:
@@ -198,6 +198,19 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         return "the execution was stopped." if event.get("stopped", True) else "the stop was NOT accepted."
 
     # --- completion -------------------------------------------------------------------------------
+    def _failed_state(self, arn: str | None) -> sfn.FailedState | None:
+        """Which state failed, from the execution history; best effort (None, with the reason at
+        INFO, when the endpoint has no GetExecutionHistory or the call fails)."""
+        if not arn:
+            return None
+        hook = StepFunctionsHook(self.conn_id, STOP_RETRY)
+        try:
+            return hook.failed_state(arn)
+        except RestJobError as exc:
+            where = "" if hook.direct else " (an API Gateway needs a get-execution-history resource for it)"
+            self.log.info("The state that failed is not known: GetExecutionHistory failed%s: %s", where, exc)
+        return None
+
     def _job_finished(self, context: Context, event: dict[str, Any]) -> Any:
         status = event.get("status")
         arn = event.get("job_id") or self._job_id
@@ -223,6 +236,13 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
             why = "Step Functions gave no error or cause (the state machine's TimeoutSeconds elapsed)"
         else:
             why = "Step Functions gave no error or cause"
+        failed = self._failed_state(arn) if event.get("job_status") in sfn.FAILED_STATUSES else None
+        if failed is not None:
+            self.log.error("The execution failed in %s", failed.describe())
+            if failed.state is not None:
+                why = f"in state {failed.state!r}: " + (
+                    why if error or cause else f"error={failed.error!r}, cause={preview(failed.cause, 1000)!r}"
+                )
         # business data (input, output) stays out of the log at ERROR: its size only, the body at DEBUG
         self.log.error("Last DescribeExecution response: %s", _outline(response))
         self.log.debug("Last DescribeExecution response body: %s", preview(redact(response)))

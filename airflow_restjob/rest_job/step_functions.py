@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_restjob.errors import DefinitionError
@@ -25,7 +26,20 @@ STOP_PATH = "stop-execution"
 # the direct Step Functions API (https://states.{region}.amazonaws.com, SigV4 service "states"):
 # POST / with X-Amz-Target: AWSStepFunctions.<Action> (AWS JSON 1.0) instead of a resource path
 DIRECT_SERVICE = "states"
-ACTIONS = {START_PATH: "StartExecution", DESCRIBE_PATH: "DescribeExecution", STOP_PATH: "StopExecution"}
+# optional resources: the direct API always has them; an API Gateway only when it was given them
+HISTORY_PATH = "get-execution-history"
+REDRIVE_PATH = "redrive-execution"
+ACTIONS = {
+    START_PATH: "StartExecution",
+    DESCRIBE_PATH: "DescribeExecution",
+    STOP_PATH: "StopExecution",
+    HISTORY_PATH: "GetExecutionHistory",
+    REDRIVE_PATH: "RedriveExecution",
+}
+FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+# GetExecutionHistory is read newest first, at most this many pages of this many events
+HISTORY_PAGE_SIZE = 100
+HISTORY_MAX_PAGES = 3
 
 
 def call(resource: str, direct: bool) -> tuple[str, dict[str, str] | None]:
@@ -129,3 +143,77 @@ def job_spec(execution_arn: str, poll: PollSpec, direct: bool = False) -> JobSpe
         error_keys=("error", "cause"),
         stop_reason_keys=("error", "cause"),
     )
+
+
+def history_body(execution_arn: str, next_token: str | None = None) -> dict[str, Any]:
+    """GetExecutionHistory, newest events first, without the states' input and output."""
+    body: dict[str, Any] = {
+        "executionArn": execution_arn,
+        "reverseOrder": True,
+        "maxResults": HISTORY_PAGE_SIZE,
+        "includeExecutionData": False,
+    }
+    if next_token:
+        body["nextToken"] = next_token
+    return body
+
+
+@dataclass(frozen=True)
+class FailedState:
+    """Where an execution failed: the state last entered, and the error and cause reported."""
+
+    state: str | None
+    state_type: str | None
+    error: str | None
+    cause: str | None
+
+    def describe(self, limit: int = 1000) -> str:
+        where = f"state {self.state!r}" + (f" ({self.state_type})" if self.state_type else "")
+        if self.state is None:
+            where = "an unknown state (not in the history read)"
+        cause = self.cause if self.cause is None or len(self.cause) <= limit else self.cause[:limit] + "..."
+        return f"{where}: error={self.error!r}, cause={cause!r}"
+
+
+_FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
+
+
+def _event_details(event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+class FailureSearch:
+    """Reads history pages (newest first) until the state that failed is known (sans-IO).
+
+    The error and cause are the newest failure event's that has them (``ExecutionFailed``,
+    ``TaskFailed``, ``ExecutionTimedOut``, ...); the state is the newest ``...StateEntered``.
+    """
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.state: str | None = None
+        self.state_type: str | None = None
+
+    def feed(self, events: Any) -> bool:
+        """True once the state is found (no more pages needed)."""
+        for event in events if isinstance(events, list) else []:
+            if not isinstance(event, dict):
+                continue
+            event_type = str(event.get("type", ""))
+            if self.error is None and self.cause is None and event_type.endswith(_FAILURE_SUFFIXES):
+                details = _event_details(event)
+                self.error, self.cause = details.get("error"), details.get("cause")
+            if event_type.endswith("StateEntered"):
+                self.state = str((event.get("stateEnteredEventDetails") or {}).get("name") or "") or None
+                self.state_type = event_type[: -len("StateEntered")] or None
+                return True
+        return False
+
+    def result(self) -> FailedState | None:
+        if self.state is None and self.error is None and self.cause is None:
+            return None
+        return FailedState(self.state, self.state_type, self.error, self.cause)

@@ -50,6 +50,8 @@ def test_direct_api_runs_the_execution_to_success(sandbox, states_conn, dagbag, 
 def test_direct_api_failure_and_wait_limit_stop(sandbox, states_conn, dagbag, capfd):
     failed = run_dag_test(dagbag.get_dag("sfn_direct_fail"), capfd)
     assert failed.state == "failed" and "end code 7" in failed.log and "RentalCarError" in failed.log
+    assert "ended FAILED: in state 'Fail': error='RentalCarError'" in failed.log  # the direct API has the history
+    assert len(direct_calls(sandbox, "GetExecutionHistory")) == 1
     limited = run_dag_test(dagbag.get_dag("sfn_direct_max_wait"), capfd)
     assert limited.state == "failed" and "end code 6" in limited.log
     arn = limited.xcom("execution_arn")

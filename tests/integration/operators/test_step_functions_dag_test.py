@@ -67,6 +67,40 @@ def test_timed_out_execution_says_it_has_no_cause(sandbox, restjob_conn, run):
     assert "TIMED_OUT" in result.log
 
 
+def history_calls(sandbox) -> list[dict]:
+    return [r for r in sandbox.request_log() if r["path"].endswith("/get-execution-history")]
+
+
+@pytest.fixture()
+def history_resource(sandbox):
+    """The gateway serves the optional get-execution-history resource."""
+    sandbox.set_extra_resources(["get-execution-history"])
+    yield
+    sandbox.set_extra_resources([])
+
+
+def test_the_failed_state_is_named_when_the_gateway_serves_the_history(sandbox, restjob_conn, history_resource, run):
+    result = run("sfn_fail")
+    assert result.state == "failed"
+    assert "The execution failed in state 'Fail' (Fail): error='RentalCarError'" in result.log, result.log
+    assert "ended FAILED: in state 'Fail': error='RentalCarError', cause='vehicle not available'" in result.log
+    assert len(history_calls(sandbox)) == 1 and history_calls(sandbox)[0]["status"] == 200
+
+
+def test_a_gateway_without_the_history_resource_still_fails_with_the_cause(sandbox, restjob_conn, run):
+    result = run("sfn_fail")
+    assert result.state == "failed" and "end code 7" in result.log
+    assert "ended FAILED: error='RentalCarError', cause='vehicle not available'" in result.log
+    assert "The state that failed is not known: GetExecutionHistory failed (an API Gateway needs a" in result.log
+    assert [c["status"] for c in history_calls(sandbox)] == [403]
+
+
+def test_a_timed_out_execution_names_the_state_it_was_in(sandbox, restjob_conn, history_resource, run):
+    result = run("sfn_timeout")
+    assert result.state == "failed"
+    assert "The execution failed in state 'TooLong' (Wait)" in result.log, result.log
+
+
 def test_input_file_is_rendered_with_jinja(sandbox, restjob_conn, run):
     result = run("sfn_input_file")
     assert result.state == "success"
