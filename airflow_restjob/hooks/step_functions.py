@@ -95,3 +95,7 @@ class StepFunctionsHook(RestJobHook):
             if not token:
                 break
         return search.result()
+
+    def redrive_execution(self, execution_arn: str, client_token: str) -> dict[str, Any]:
+        """RedriveExecution: the execution runs again from the state that failed, same ARN."""
+        return self._call(sfn.REDRIVE_PATH, {"executionArn": execution_arn, "clientToken": client_token})

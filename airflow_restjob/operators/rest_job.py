@@ -78,8 +78,16 @@ class RestJobOperator(RestJobBaseOperator):
         stop_on_kill: bool = True,
         http_retry: RetryPolicy | None = None,
         retry_start: bool = False,
+        retry_mode: str = "new",
         **kwargs: Any,
     ) -> None:
+        if retry_mode != "new":
+            raise DefinitionError(
+                f"Task '{kwargs.get('task_id')}': retry_mode={retry_mode!r} is for Step Functions executions "
+                "(StepFunctionsExecutionOperator); a REST job of a connection information file has no redrive.",
+                "Remove retry_mode (every try starts the job again), or use StepFunctionsExecutionOperator "
+                "with retry_mode='redrive'.",
+            )
         super().__init__(
             conn_id=conn_id, deferrable=deferrable, stop_on_kill=stop_on_kill, http_retry=http_retry, **kwargs
         )

@@ -13,7 +13,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_restjob.compat import AirflowFailException
-from airflow_restjob.errors import DefinitionError, FileOperationError, NotSuccessError, RestJobError
+from airflow_restjob.errors import (
+    DefinitionError,
+    FileOperationError,
+    NotSuccessError,
+    RestJobError,
+    ServiceError,
+)
 from airflow_restjob.hooks.rest_job import RestJobHook
 from airflow_restjob.hooks.step_functions import StepFunctionsHook
 from airflow_restjob.links.step_functions import EXECUTION_ARN_KEY, StepFunctionsExecutionLink
@@ -45,6 +51,13 @@ def _outline(response: Any) -> str:
     return ", ".join(parts)
 
 
+def _cannot_redrive(error: RestJobError) -> bool:
+    """RedriveExecution refused for good: not redrivable, or an API Gateway without the resource."""
+    if error.error_type in ("ExecutionNotRedrivable", "ValidationException"):
+        return True
+    return error.status == 403 and "Missing Authentication Token" in error.cause
+
+
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
@@ -73,6 +86,11 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
     :param max_wait: give up after this many seconds (default 7 days); the wait is never unbounded.
     :param stop_on_kill: stop the execution when the task is cancelled (default True).
     :param http_retry: retries of throttled/transient HTTP calls.
+    :param retry_mode: ``"new"`` (default): every try starts a new execution. ``"redrive"``: a try
+        after an execution that ended FAILED, TIMED_OUT or ABORTED calls RedriveExecution on it (same
+        ARN, it continues from the state that failed); when it cannot be redriven (NOT_REDRIVABLE,
+        ended more than 14 days ago, an API Gateway without a ``redrive-execution`` resource) the
+        try starts a new execution and the log says why. An execution still running is waited for.
     """
 
     template_fields: Sequence[str] = ("state_machine_arn", "input", "name")
@@ -99,12 +117,14 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         max_wait: float | None = DEFAULT_MAX_WAIT,
         stop_on_kill: bool = True,
         http_retry: RetryPolicy | None = None,
+        retry_mode: str = sfn.RETRY_NEW,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             conn_id=conn_id, deferrable=deferrable, stop_on_kill=stop_on_kill, http_retry=http_retry, **kwargs
         )
         self.conn_id: str = conn_id
+        self.retry_mode = sfn.validate_retry_mode(retry_mode, kwargs.get("task_id"))
         self.state_machine_arn = state_machine_arn
         self.input = input
         self.name = name
@@ -181,14 +201,64 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         hook = StepFunctionsHook(self.conn_id, self.http_retry)
         hook.check_region(state_machine_arn)
         self._prepare_wait(hook)
-        self.log.info("Starting Step Functions execution %s of %s", name, state_machine_arn)
-        arn = hook.start_execution(state_machine_arn, name, input_json)
+        arn = None
+        if self.retry_mode == sfn.RETRY_REDRIVE and ti.try_number > 1:
+            arn = self._redrive_earlier(hook, ti, state_machine_arn)
+        if arn is None:
+            self.log.info("Starting Step Functions execution %s of %s", name, state_machine_arn)
+            arn = hook.start_execution(state_machine_arn, name, input_json)
         self._job_id = arn
         self.log.info("Step Functions execution ARN: %s", arn)
         self.log.info("AWS console: %s", sfn.console_url(arn))
         ti.xcom_push(key=EXECUTION_ARN_KEY, value=arn)
         ti.xcom_push(key=StepFunctionsExecutionLink().xcom_key, value=sfn.console_url(arn))
         return Started(arn, sfn.job_spec(arn, self.poll, hook.direct), hook)
+
+    def _redrive_earlier(self, hook: StepFunctionsHook, ti: Any, state_machine_arn: str) -> str | None:
+        """``retry_mode='redrive'``: redrive (or wait for) the execution of the newest earlier try;
+        None (with the reason in the log) when this try must start a new execution."""
+        names = (
+            [self.name]
+            if self.name
+            else sfn.earlier_try_names(
+                ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number
+            )
+        )
+        for name in names:
+            arn = sfn.execution_arn_for(state_machine_arn, name)
+            try:
+                described = hook.describe_execution(arn)
+            except ServiceError as exc:
+                if exc.error_type == "ExecutionDoesNotExist":
+                    continue
+                raise exc.with_execution(arn) from None
+            action, why = sfn.redrive_decision(described if isinstance(described, dict) else {})
+            if action == sfn.ATTACH:
+                self.log.warning("retry_mode='redrive': execution %s: %s", arn, why)
+                return arn
+            if action == sfn.NEW:
+                self.log.warning("retry_mode='redrive': not redriving %s: %s; starting a new execution", arn, why)
+                return None
+            try:
+                hook.redrive_execution(arn, sfn.redrive_token(arn, ti.try_number))
+            except RestJobError as exc:
+                if not _cannot_redrive(exc):
+                    raise exc.with_execution(arn) from None
+                self.log.warning(
+                    "retry_mode='redrive': %s cannot be redriven: %s; starting a new execution", arn, exc.cause
+                )
+                return None
+            self.log.info(
+                "retry_mode='redrive': redrove %s (%s); it continues from the state that failed, same ARN",
+                arn,
+                why,
+            )
+            return arn
+        self.log.info(
+            "retry_mode='redrive': no execution of an earlier try was found (looked for %s); starting a new one",
+            ", ".join(names[:3]) + (", ..." if len(names) > 3 else ""),
+        )
+        return None
 
     def _rebuild(self, job_id: str, context: Context) -> tuple[RestJobHook, JobSpec]:
         hook = StepFunctionsHook(self.conn_id)
@@ -246,11 +316,7 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         # business data (input, output) stays out of the log at ERROR: its size only, the body at DEBUG
         self.log.error("Last DescribeExecution response: %s", _outline(response))
         self.log.debug("Last DescribeExecution response body: %s", preview(redact(response)))
-        raise AirflowFailException(
-            str(
-                NotSuccessError(
-                    f"Step Functions execution {arn} ended {event.get('job_status')}: {why}.",
-                    execution_id=arn,
-                )
-            )
-        )
+        error = NotSuccessError(f"Step Functions execution {arn} ended {event.get('job_status')}: {why}.", execution_id=arn)
+        if self.retry_mode == sfn.RETRY_REDRIVE:
+            raise error  # the task's retries redrive the execution
+        raise AirflowFailException(str(error))

@@ -40,6 +40,11 @@ FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 # GetExecutionHistory is read newest first, at most this many pages of this many events
 HISTORY_PAGE_SIZE = 100
 HISTORY_MAX_PAGES = 3
+# retry_mode of the operator: a new execution per try, or RedriveExecution of the earlier try's
+RETRY_NEW = "new"
+RETRY_REDRIVE = "redrive"
+RETRY_MODES = (RETRY_NEW, RETRY_REDRIVE)
+REDRIVE_LOOKBACK = 10  # earlier tries whose executions are looked for (newest first)
 
 
 def call(resource: str, direct: bool) -> tuple[str, dict[str, str] | None]:
@@ -217,3 +222,43 @@ class FailureSearch:
         if self.state is None and self.error is None and self.cause is None:
             return None
         return FailedState(self.state, self.state_type, self.error, self.cause)
+
+
+def validate_retry_mode(value: Any, task_id: Any) -> str:
+    if value not in RETRY_MODES:
+        raise DefinitionError(
+            f"Task '{task_id}': retry_mode must be 'new' or 'redrive', got {value!r}.",
+            "Pass retry_mode='new' (every try starts a new execution) or retry_mode='redrive' (a try after "
+            "a FAILED, TIMED_OUT or ABORTED execution redrives it from the state that failed).",
+        )
+    return str(value)
+
+
+def earlier_try_names(dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int) -> list[str]:
+    """The derived execution names of the tries before ``try_number``, newest first (bounded)."""
+    first = max(1, try_number - REDRIVE_LOOKBACK)
+    return [derive_name(dag_id, task_id, run_id, map_index, n) for n in range(try_number - 1, first - 1, -1)]
+
+
+def redrive_token(execution_arn: str, try_number: int) -> str:
+    """RedriveExecution's clientToken: the same try redrives once, however often it is sent."""
+    return hashlib.sha256(f"{execution_arn}|try{try_number}".encode()).hexdigest()  # 64 chars, the limit
+
+
+ATTACH = "attach"
+REDRIVE = "redrive"
+NEW = "new"
+
+
+def redrive_decision(described: dict[str, Any]) -> tuple[str, str]:
+    """What a ``retry_mode='redrive'`` try does with the execution of an earlier try:
+    (``redrive`` | ``attach`` | ``new``, why)."""
+    status = described.get("status")
+    if status in ("RUNNING", "PENDING_REDRIVE"):
+        return ATTACH, f"it is still {status} (an earlier try left it running): waiting for it"
+    if status not in FAILED_STATUSES:
+        return NEW, f"it ended {status}; only FAILED, TIMED_OUT or ABORTED executions are redriven"
+    if described.get("redriveStatus") == "NOT_REDRIVABLE":
+        reason = described.get("redriveStatusReason") or "no reason given"
+        return NEW, f"Step Functions says it cannot be redriven ({reason})"
+    return REDRIVE, f"it ended {status}"

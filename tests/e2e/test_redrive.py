@@ -1,0 +1,86 @@
+"""retry_mode='redrive' through a real Airflow: the second try of a task whose execution FAILED
+redrives that execution (same ARN, RedriveExecution with a clientToken, no second StartExecution)
+and succeeds; over an API Gateway without a redrive-execution resource the try starts a new
+execution and its log says why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.e2e.waiting import patient
+
+DAGS = ("e2e_redrive_direct", "e2e_redrive_gateway")
+
+
+@pytest.fixture
+def af(airflow_sandbox, sandbox, tmp_path):
+    path = tmp_path / "states.json"
+    path.write_text(json.dumps(sandbox.states_statement("restjob_states")))
+    done = subprocess.run(
+        [airflow_sandbox.python, "-m", "airflow_restjob.cli", "credentials", "add", str(path)],
+        env=airflow_sandbox.env,
+        cwd=str(airflow_sandbox.home),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    before = sandbox.redrives.state()
+    sandbox.configure_redrive(seconds=2, status="SUCCEEDED")
+    yield airflow_sandbox
+    sandbox.configure_redrive(seconds=before["seconds"], status="SUCCEEDED")
+    sandbox.set_extra_resources([])
+
+
+def calls(sandbox, action: str, resource: str) -> list[dict]:
+    return [
+        r
+        for r in sandbox.request_log()
+        if r.get("action") == action or r["resource"] == resource or r["path"].endswith("/" + resource)
+    ]
+
+
+def run_to_end(api, dag_id: str) -> tuple[str, dict]:
+    patient(api.wait_for_dag, dag_id, timeout=180)
+    patient(api.unpause, dag_id)
+    run_id = patient(api.trigger, dag_id)
+    return run_id, patient(api.wait_run, dag_id, run_id, timeout=240)
+
+
+def tries_log(api, dag_id: str, run_id: str) -> str:
+    return "\n".join(f"--- try {n}\n" + patient(api.task_log, dag_id, run_id, "run", n) for n in (1, 2))
+
+
+def test_the_next_try_redrives_the_failed_execution(af, sandbox):
+    api = af.client
+    # the direct API: try 1 fails, try 2 redrives the same execution, which succeeds
+    run_id, run = run_to_end(api, "e2e_redrive_direct")
+    assert run["state"] == "success", tries_log(api, "e2e_redrive_direct", run_id)
+    arn = patient(api.xcom, "e2e_redrive_direct", run_id, "run", "execution_arn")
+    described = sandbox.describe_execution(arn)
+    assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1, described
+    starts = [r for r in calls(sandbox, "StartExecution", "start-execution") if r["status"] == 200]
+    redrives = [r for r in calls(sandbox, "RedriveExecution", "redrive-execution") if r["execution_arn"] == arn]
+    assert [r["execution_arn"] for r in starts] == [arn] and len(redrives) == 1, (starts, redrives)
+    log = patient(api.task_log, "e2e_redrive_direct", run_id, "run", 2)
+    assert f"retry_mode='redrive': redrove {arn} (it ended FAILED)" in log, log
+
+    # API Gateway without the resource: try 2 says why and starts a new execution (which fails too)
+    sandbox.clear_log()
+    run_id, run = run_to_end(api, "e2e_redrive_gateway")
+    assert run["state"] == "failed"
+    log = patient(api.task_log, "e2e_redrive_gateway", run_id, "run", 2)
+    assert "cannot be redriven: " in log and "Missing Authentication Token" in log, log
+    assert "starting a new execution" in log
+    starts = [r for r in calls(sandbox, "StartExecution", "start-execution") if r["status"] == 200]
+    assert len({r["execution_arn"] for r in starts}) == 2, starts
+
+    # ... and with the resource, the gateway redrives too
+    sandbox.set_extra_resources(["redrive-execution"])
+    run_id, run = run_to_end(api, "e2e_redrive_gateway")
+    assert run["state"] == "success", tries_log(api, "e2e_redrive_gateway", run_id)
+    arn = patient(api.xcom, "e2e_redrive_gateway", run_id, "run", "execution_arn")
+    assert sandbox.describe_execution(arn)["redriveCount"] == 1
