@@ -80,6 +80,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_restjob.operators.step_functions",
                     "airflow_restjob.operators.rest_job",
                 ],}],
+        "sensors": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.sensors.step_functions"]}],
         "triggers": [{"integration-name": "REST Job", "python-modules": ["airflow_restjob.triggers.rest_job"]}],
         "connection-types": [
             {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,128 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-class StepFunctionsExecutionOperator(RestJobBaseOperator):
+class StepFunctionsWaitOperator(RestJobBaseOperator):
+    """What waiting for a Step Functions execution means, whoever started it: the poll settings,
+    the completion (output, XComs, the failed state) and the stop request. Subclasses start or
+    attach (``_start_job``)."""
+
+    operator_extra_links = (StepFunctionsExecutionLink(),)
+    ui_color = "#f5d6e6"
+    id_xcom_key = EXECUTION_ARN_KEY
+    job_label = "Step Functions execution"
+    retry_mode = sfn.RETRY_NEW
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = RestJobHook.default_conn_name,
+        deferrable: bool | None = None,
+        first_poll_delay: float = 2.0,
+        poll_interval: float = 10.0,
+        max_poll_interval: float | None = None,
+        poll_backoff: float = 1.0,
+        max_polls: int | None = None,
+        max_wait: float | None = DEFAULT_MAX_WAIT,
+        stop_on_kill: bool = True,
+        http_retry: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            conn_id=conn_id, deferrable=deferrable, stop_on_kill=stop_on_kill, http_retry=http_retry, **kwargs
+        )
+        self.conn_id: str = conn_id
+        self.poll = poll_spec(
+            kwargs.get("task_id"),
+            first_delay=first_poll_delay,
+            interval=poll_interval,
+            max_interval=(
+                max_poll_interval
+                if max_poll_interval is not None
+                else max(60.0, poll_interval) if is_number(poll_interval) else poll_interval
+            ),
+            backoff=poll_backoff,
+            max_polls=max_polls,
+            max_wait=DEFAULT_MAX_WAIT if max_wait is None else max_wait,  # a wait is never unbounded
+        )
+
+    def _job_spec(self, arn: str, direct: bool) -> JobSpec:
+        spec = sfn.job_spec(arn, self.poll, direct)
+        # without stop_on_kill nothing stops the execution, not even the wait's own limit
+        return spec if self.stop_on_kill else replace(spec, terminate=None)
+
+    def _announce(self, ti: Any, arn: str) -> None:
+        """Log the execution and record it (XCom) before anything else can go wrong."""
+        self._job_id = arn
+        self.log.info("Step Functions execution ARN: %s", arn)
+        self.log.info("AWS console: %s", sfn.console_url(arn))
+        ti.xcom_push(key=EXECUTION_ARN_KEY, value=arn)
+        ti.xcom_push(key=StepFunctionsExecutionLink().xcom_key, value=sfn.console_url(arn))
+
+    def _rebuild(self, job_id: str, context: Context) -> tuple[RestJobHook, JobSpec]:
+        hook = StepFunctionsHook(self.conn_id)
+        return hook, self._job_spec(job_id, hook.direct)
+
+    def _stop_note(self, event: dict[str, Any]) -> str:
+        if not self.stop_on_kill:
+            return "the execution was left running (stop_on_kill=False)."
+        return "the execution was stopped." if event.get("stopped", True) else "the stop was NOT accepted."
+
+    # --- completion -------------------------------------------------------------------------------
+    def _failed_state(self, arn: str | None) -> sfn.FailedState | None:
+        """Which state failed, from the execution history; best effort (None, with the reason at
+        INFO, when the endpoint has no GetExecutionHistory or the call fails)."""
+        if not arn:
+            return None
+        hook = StepFunctionsHook(self.conn_id, STOP_RETRY)
+        try:
+            return hook.failed_state(arn)
+        except RestJobError as exc:
+            where = "" if hook.direct else " (an API Gateway needs a get-execution-history resource for it)"
+            self.log.info("The state that failed is not known: GetExecutionHistory failed%s: %s", where, exc)
+        return None
+
+    def _job_finished(self, context: Context, event: dict[str, Any]) -> Any:
+        status = event.get("status")
+        arn = event.get("job_id") or self._job_id
+        ti = context["ti"]
+        response = event.get("response") or {}
+        ti.xcom_push(key="execution_status", value=event.get("job_status"))
+        ti.xcom_push(key="start_date", value=_iso(response.get("startDate")))
+        ti.xcom_push(key="stop_date", value=_iso(response.get("stopDate")))
+        if status == "success":
+            self.log.info("Step Functions execution %s SUCCEEDED", arn)
+            output = response.get("output")
+            if output is None:
+                return None
+            try:
+                return json.loads(output) if isinstance(output, str) else output
+            except ValueError:
+                return output
+        details = event.get("details") or {}
+        error, cause = details.get("error"), details.get("cause")
+        if error or cause:
+            why = f"error={error!r}, cause={cause!r}"
+        elif event.get("job_status") == "TIMED_OUT":
+            why = "Step Functions gave no error or cause (the state machine's TimeoutSeconds elapsed)"
+        else:
+            why = "Step Functions gave no error or cause"
+        failed = self._failed_state(arn) if event.get("job_status") in sfn.FAILED_STATUSES else None
+        if failed is not None:
+            self.log.error("The execution failed in %s", failed.describe())
+            if failed.state is not None:
+                why = f"in state {failed.state!r}: " + (
+                    why if error or cause else f"error={failed.error!r}, cause={preview(failed.cause, 1000)!r}"
+                )
+        # business data (input, output) stays out of the log at ERROR: its size only, the body at DEBUG
+        self.log.error("Last DescribeExecution response: %s", _outline(response))
+        self.log.debug("Last DescribeExecution response body: %s", preview(redact(response)))
+        error = NotSuccessError(f"Step Functions execution {arn} ended {event.get('job_status')}: {why}.", execution_id=arn)
+        if self.retry_mode == sfn.RETRY_REDRIVE:
+            raise error  # the task's retries redrive the execution
+        raise AirflowFailException(str(error))
+
+
+class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
     """Start an AWS Step Functions execution through a SigV4-signed API Gateway and wait for it.
 
     :param state_machine_arn: ARN of the state machine (templated).
@@ -96,10 +218,6 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
     template_fields: Sequence[str] = ("state_machine_arn", "input", "name")
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"input": "json"}
-    operator_extra_links = (StepFunctionsExecutionLink(),)
-    ui_color = "#f5d6e6"
-    id_xcom_key = EXECUTION_ARN_KEY
-    job_label = "Step Functions execution"
 
     def __init__(
         self,
@@ -107,40 +225,14 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         state_machine_arn: str,
         input: dict[str, Any] | list[Any] | str | None = None,
         name: str | None = None,
-        conn_id: str = RestJobHook.default_conn_name,
-        deferrable: bool | None = None,
-        first_poll_delay: float = 2.0,
-        poll_interval: float = 10.0,
-        max_poll_interval: float | None = None,
-        poll_backoff: float = 1.0,
-        max_polls: int | None = None,
-        max_wait: float | None = DEFAULT_MAX_WAIT,
-        stop_on_kill: bool = True,
-        http_retry: RetryPolicy | None = None,
         retry_mode: str = sfn.RETRY_NEW,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            conn_id=conn_id, deferrable=deferrable, stop_on_kill=stop_on_kill, http_retry=http_retry, **kwargs
-        )
-        self.conn_id: str = conn_id
+        super().__init__(**kwargs)
         self.retry_mode = sfn.validate_retry_mode(retry_mode, kwargs.get("task_id"))
         self.state_machine_arn = state_machine_arn
         self.input = input
         self.name = name
-        self.poll = poll_spec(
-            kwargs.get("task_id"),
-            first_delay=first_poll_delay,
-            interval=poll_interval,
-            max_interval=(
-                max_poll_interval
-                if max_poll_interval is not None
-                else max(60.0, poll_interval) if is_number(poll_interval) else poll_interval
-            ),
-            backoff=poll_backoff,
-            max_polls=max_polls,
-            max_wait=DEFAULT_MAX_WAIT if max_wait is None else max_wait,  # a wait is never unbounded
-        )
 
     # --- templating -----------------------------------------------------------------------------
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
@@ -207,12 +299,8 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
         if arn is None:
             self.log.info("Starting Step Functions execution %s of %s", name, state_machine_arn)
             arn = hook.start_execution(state_machine_arn, name, input_json)
-        self._job_id = arn
-        self.log.info("Step Functions execution ARN: %s", arn)
-        self.log.info("AWS console: %s", sfn.console_url(arn))
-        ti.xcom_push(key=EXECUTION_ARN_KEY, value=arn)
-        ti.xcom_push(key=StepFunctionsExecutionLink().xcom_key, value=sfn.console_url(arn))
-        return Started(arn, sfn.job_spec(arn, self.poll, hook.direct), hook)
+        self._announce(ti, arn)
+        return Started(arn, self._job_spec(arn, hook.direct), hook)
 
     def _redrive_earlier(self, hook: StepFunctionsHook, ti: Any, state_machine_arn: str) -> str | None:
         """``retry_mode='redrive'``: redrive (or wait for) the execution of the newest earlier try;
@@ -259,64 +347,3 @@ class StepFunctionsExecutionOperator(RestJobBaseOperator):
             ", ".join(names[:3]) + (", ..." if len(names) > 3 else ""),
         )
         return None
-
-    def _rebuild(self, job_id: str, context: Context) -> tuple[RestJobHook, JobSpec]:
-        hook = StepFunctionsHook(self.conn_id)
-        return hook, sfn.job_spec(job_id, self.poll, hook.direct)
-
-    def _stop_note(self, event: dict[str, Any]) -> str:
-        return "the execution was stopped." if event.get("stopped", True) else "the stop was NOT accepted."
-
-    # --- completion -------------------------------------------------------------------------------
-    def _failed_state(self, arn: str | None) -> sfn.FailedState | None:
-        """Which state failed, from the execution history; best effort (None, with the reason at
-        INFO, when the endpoint has no GetExecutionHistory or the call fails)."""
-        if not arn:
-            return None
-        hook = StepFunctionsHook(self.conn_id, STOP_RETRY)
-        try:
-            return hook.failed_state(arn)
-        except RestJobError as exc:
-            where = "" if hook.direct else " (an API Gateway needs a get-execution-history resource for it)"
-            self.log.info("The state that failed is not known: GetExecutionHistory failed%s: %s", where, exc)
-        return None
-
-    def _job_finished(self, context: Context, event: dict[str, Any]) -> Any:
-        status = event.get("status")
-        arn = event.get("job_id") or self._job_id
-        ti = context["ti"]
-        response = event.get("response") or {}
-        ti.xcom_push(key="execution_status", value=event.get("job_status"))
-        ti.xcom_push(key="start_date", value=_iso(response.get("startDate")))
-        ti.xcom_push(key="stop_date", value=_iso(response.get("stopDate")))
-        if status == "success":
-            self.log.info("Step Functions execution %s SUCCEEDED", arn)
-            output = response.get("output")
-            if output is None:
-                return None
-            try:
-                return json.loads(output) if isinstance(output, str) else output
-            except ValueError:
-                return output
-        details = event.get("details") or {}
-        error, cause = details.get("error"), details.get("cause")
-        if error or cause:
-            why = f"error={error!r}, cause={cause!r}"
-        elif event.get("job_status") == "TIMED_OUT":
-            why = "Step Functions gave no error or cause (the state machine's TimeoutSeconds elapsed)"
-        else:
-            why = "Step Functions gave no error or cause"
-        failed = self._failed_state(arn) if event.get("job_status") in sfn.FAILED_STATUSES else None
-        if failed is not None:
-            self.log.error("The execution failed in %s", failed.describe())
-            if failed.state is not None:
-                why = f"in state {failed.state!r}: " + (
-                    why if error or cause else f"error={failed.error!r}, cause={preview(failed.cause, 1000)!r}"
-                )
-        # business data (input, output) stays out of the log at ERROR: its size only, the body at DEBUG
-        self.log.error("Last DescribeExecution response: %s", _outline(response))
-        self.log.debug("Last DescribeExecution response body: %s", preview(redact(response)))
-        error = NotSuccessError(f"Step Functions execution {arn} ended {event.get('job_status')}: {why}.", execution_id=arn)
-        if self.retry_mode == sfn.RETRY_REDRIVE:
-            raise error  # the task's retries redrive the execution
-        raise AirflowFailException(str(error))

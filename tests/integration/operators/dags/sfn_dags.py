@@ -7,6 +7,7 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
+from airflow_restjob.sensors.step_functions import StepFunctionsExecutionSensor
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 FAST = {"first_poll_delay": 0.2, "poll_interval": 1}
@@ -49,4 +50,18 @@ SCENARIOS = {
 for dag_id, params in SCENARIOS.items():
     with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["test"]) as dag:
         StepFunctionsExecutionOperator(task_id="run", **{**FAST, **params})
+    globals()[dag_id] = dag
+
+
+# StepFunctionsExecutionSensor: the test starts the execution and passes its ARN as a Variable
+ATTACH = {
+    "sfn_attach": {},
+    "sfn_attach_worker": {"deferrable": False},
+    "sfn_attach_max_wait": {"timeout": 3},
+}
+for dag_id, params in ATTACH.items():
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["test"]) as dag:
+        StepFunctionsExecutionSensor(
+            task_id="run", execution_arn="{{ var.value.attach_arn }}", poke_interval=1, **params
+        )
     globals()[dag_id] = dag

@@ -1,0 +1,4 @@
+"""Sensors: wait for a remote job that something else started.
+
+- ``step_functions.StepFunctionsExecutionSensor``: an existing Step Functions execution.
+"""
