@@ -39,6 +39,13 @@ is a business day; ``add_business_days(d, n)`` returns the n-th business day str
 (``n > 0``) or strictly before it (``n < 0``), and ``roll_forward(d)`` for ``n == 0``. Scans are
 bounded by :data:`MAX_SCAN_DAYS`; a calendar without business days in that range raises
 :class:`CalendarError` instead of looping forever.
+
+Why a day is closed: ``closure_reason(d)`` names every rule that closes ``d`` (``"; "``-joined):
+the national holiday's name from the `holidays` library (in the language the library picks from
+the locale variables LANGUAGE, LC_ALL, LC_MESSAGES, LANG), ``company closure`` (with its range
+``START/END`` for a range), ``annual closure (MM-DD/MM-DD)``, ``weekly closed day (Sunday)``; a
+combined calendar prefixes each reason with the name of the calendar that gives it. It returns
+None for a business day.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ import calendar as _stdcal
 import datetime
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +143,17 @@ def _parse_annual_range(value: Any) -> tuple[tuple[int, int], tuple[int, int]]:
     return _parse_month_day(start_s, what), _parse_month_day(end_s, what)
 
 
+def _range_text(start: datetime.date, end: datetime.date) -> str:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD``, as a calendar file writes a ``closed`` entry."""
+    return start.isoformat() if start == end else f"{start.isoformat()}/{end.isoformat()}"
+
+
+def _annual_text(start: tuple[int, int], end: tuple[int, int]) -> str:
+    """``MM-DD`` or ``MM-DD/MM-DD``, as a calendar file writes an ``annual_closed`` entry."""
+    (sm, sd), (em, ed) = start, end
+    return f"{sm:02d}-{sd:02d}" if (sm, sd) == (em, ed) else f"{sm:02d}-{sd:02d}/{em:02d}-{ed:02d}"
+
+
 def _as_date(d: datetime.date | datetime.datetime | str) -> datetime.date:
     if isinstance(d, datetime.datetime):
         return d.date()
@@ -192,6 +210,17 @@ class BaseCalendar:
 
     def is_closed(self, d: datetime.date | datetime.datetime | str) -> bool:
         return not self.is_business_day(d)
+
+    def closure_reason(self, d: datetime.date | datetime.datetime | str) -> str | None:
+        """Return why ``d`` is closed (every rule that closes it, ``"; "``-joined), None on a business day."""
+        d = _as_date(d)
+        if self.is_business_day(d):
+            return None
+        return "; ".join(dict.fromkeys(self._closure_reasons(d))) or "closed"
+
+    def _closure_reasons(self, d: datetime.date) -> list[str]:
+        """Return the rules that close ``d`` (subclasses name theirs)."""
+        return []
 
     # --- navigation ---------------------------------------------------------------------------
     def _scan(self, start: datetime.date, step: int) -> datetime.date:
@@ -418,6 +447,17 @@ class BusinessCalendar(BaseCalendar):
                 while lo <= hi:
                     close(lo)
                     lo += datetime.timedelta(days=1)
+        for lo, hi, _ in self._annual_spans(year):
+            while lo <= hi:
+                close(lo)
+                lo += datetime.timedelta(days=1)
+        for d in self.working:
+            if d.year == year:
+                flags[d.timetuple().tm_yday - 1] = 1
+        return bytes(flags)
+
+    def _annual_spans(self, year: int) -> Iterator[tuple[datetime.date, datetime.date, str]]:
+        """Yield the date ranges of ``year`` that ``annual_closed`` closes, with their entry's text."""
         for (sm, sd), (em, ed) in self.annual_closed:
             # a wrapping range (12-29/01-03) closes the tail of this year and the head of it too
             spans = (
@@ -428,31 +468,31 @@ class BusinessCalendar(BaseCalendar):
             for (y1, m1, d1), (y2, m2, d2) in spans:
                 d1 = min(d1, _stdcal.monthrange(y1, m1)[1])
                 d2 = min(d2, _stdcal.monthrange(y2, m2)[1])
-                lo, hi = datetime.date(y1, m1, d1), datetime.date(y2, m2, d2)
-                while lo <= hi:
-                    close(lo)
-                    lo += datetime.timedelta(days=1)
-        for d in self.working:
-            if d.year == year:
-                flags[d.timetuple().tm_yday - 1] = 1
-        return bytes(flags)
+                yield datetime.date(y1, m1, d1), datetime.date(y2, m2, d2), _annual_text((sm, sd), (em, ed))
+
+    def _closure_reasons(self, d: datetime.date) -> list[str]:
+        reasons = []
+        holiday = self.national_holidays(d.year).get(d)
+        if holiday:
+            reasons.append(holiday)
+        for start, end in self.closed:
+            if start <= d <= end:
+                reasons.append("company closure" + ("" if start == end else f" ({_range_text(start, end)})"))
+        reasons += [f"annual closure ({text})" for lo, hi, text in self._annual_spans(d.year) if lo <= d <= hi]
+        if d.weekday() in self.weekly_closed:
+            reasons.append(f"weekly closed day ({_FULL_WEEKDAYS[d.weekday()].capitalize()})")
+        return reasons
 
     # --- (de)serialization --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        def rng(a: datetime.date, b: datetime.date) -> str:
-            return a.isoformat() if a == b else f"{a.isoformat()}/{b.isoformat()}"
-
         return {
             "type": "business",
             "name": self.name,
             "country": self.country,
             "subdiv": self.subdiv,
             "weekly_closed": [_WEEKDAYS[w] for w in self.weekly_closed],
-            "closed": [rng(a, b) for a, b in self.closed],
-            "annual_closed": [
-                f"{sm:02d}-{sd:02d}" if (sm, sd) == (em, ed) else f"{sm:02d}-{sd:02d}/{em:02d}-{ed:02d}"
-                for (sm, sd), (em, ed) in self.annual_closed
-            ],
+            "closed": [_range_text(a, b) for a, b in self.closed],
+            "annual_closed": [_annual_text(start, end) for start, end in self.annual_closed],
             "working": [d.isoformat() for d in self.working],
         }
 
@@ -513,6 +553,10 @@ class CombinedCalendar(BaseCalendar):
         self.mode = mode
         joiner = "+" if mode == "any" else "&"
         self.name = name or joiner.join(c.name for c in calendars)
+
+    def _closure_reasons(self, d: datetime.date) -> list[str]:
+        # mode any: the calendars that close d; mode all: every calendar closes d
+        return [f"{c.name}: {reason}" for c in self.calendars if (reason := c.closure_reason(d))]
 
     def _compute_year(self, year: int) -> bytes:
         flag_sets = [c._year_flags(year) for c in self.calendars]
