@@ -3,6 +3,7 @@
 Commands:
   credentials   add / list / show / delete named credentials (stored as Airflow connections)
   sandbox       run the local SigV4-verifying API Gateway in front of moto's Step Functions
+  calendar      show a business-day calendar file, list the next runs of a business-day timetable
   demo          how to run the example DAG end to end (from a clone of the repository)
 
 Exit codes: 0 ok, 1 usage error (unknown command or option), others as each command says.
@@ -23,6 +24,7 @@ USAGE = 1  # exit code of a usage error, for every command (argparse's own is 2)
 SUBCOMMANDS = {
     "sandbox": "airflow_restjob.sandbox.cli",
     "credentials": "airflow_restjob.cli.credentials",
+    "calendar": "airflow_restjob.cli.calendar",
 }
 
 
