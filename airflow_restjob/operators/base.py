@@ -30,7 +30,7 @@ from airflow_restjob.compat import AirflowFailException, AirflowTaskTimeout
 from airflow_restjob.connections.routes import Route
 from airflow_restjob.errors import DefinitionError, EndCode, RestJobError, WaitTimeoutError
 from airflow_restjob.hooks.rest_job import RestJobHook
-from airflow_restjob.rest_job.flows import CONTINUE, run_sync, stop_flow, wait_flow
+from airflow_restjob.rest_job.flows import CONTINUE, fetch_flow, run_sync, stop_flow, wait_flow
 from airflow_restjob.rest_job.retry import STOP_RETRY, RetryPolicy
 from airflow_restjob.rest_job.spec import JobSpec, PollSpec, RequestSpec, is_number
 from airflow_restjob.transport.sync import SyncClient
@@ -302,7 +302,35 @@ class RestJobBaseOperator(BaseOperator):
             if "execution_timeout" in str(event.get("message")):
                 raise AirflowTaskTimeout(message)
             raise WaitTimeoutError(message, execution_id=job_id)
-        return self._job_finished(context, event)
+        return self._job_finished(context, self._full_response(context, event))
+
+    def _full_response(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """The event with the job's whole last response: one too large for the trigger's event
+        (``MAX_EVENT_RESPONSE``, e.g. a 256 KiB Step Functions output) is read again here."""
+        response = event.get("response")
+        truncated = event.get("response_truncated") or (isinstance(response, dict) and set(response) == {"truncated"})
+        if not truncated:
+            return event
+        job_id = str(event.get("job_id") or self._job_id)
+        self.log.info(
+            "The last response of %s %s was too large for the trigger event: reading it again from the worker.",
+            self.job_label,
+            job_id,
+        )
+        try:
+            rebuilt = self._rebuild(job_id, context)
+            if rebuilt is None:
+                self.log.warning("%s %s: no request to read the response again; it stays a preview.", self.job_label, job_id)
+                return event
+            hook, spec = rebuilt
+            data = run_sync(fetch_flow(spec), self._sender(hook.client(self.http_retry), spec))
+        except RestJobError as error:
+            # the job has ended: a retry would start it again, so the task fails here naming it
+            raise AirflowFailException(
+                f"{self.job_label} {job_id} ended {event.get('job_status')}, but its last response "
+                f"could not be read again from the worker: {error}"
+            ) from None
+        return {**event, "response": data, "response_truncated": False}
 
     def _stop_note(self, event: dict[str, Any]) -> str:
         return "the job was stopped." if event.get("stopped", True) else "the stop was NOT accepted."

@@ -138,6 +138,14 @@ def stop_flow(spec: JobSpec, job_id: str, error: str, cause: str, log: Any) -> F
     return True
 
 
+def fetch_flow(spec: JobSpec) -> Flow[Any]:
+    """One monitoring call for its data (the worker reads a response too large for an event)."""
+    outcome = yield spec.monitor
+    if isinstance(outcome, RestJobError):
+        raise outcome
+    return outcome.data
+
+
 def ended_flow(spec: JobSpec) -> Flow[bool]:
     """One monitoring call: has the job already ended? Any error means "unknown" (False)."""
     outcome = yield spec.monitor

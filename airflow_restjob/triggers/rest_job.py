@@ -200,7 +200,12 @@ class RestJobTrigger(BaseTrigger):
         """The final event; a response too large for the trigger table is replaced by a preview."""
         response = payload.get("response")
         if response is not None and len(preview(response, MAX_EVENT_RESPONSE + 1)) > MAX_EVENT_RESPONSE:
-            payload = {**payload, "response": {"truncated": preview(response, MAX_EVENT_RESPONSE)}}
+            # the task reads the whole response again from the worker (RestJobBaseOperator._full_response)
+            payload = {
+                **payload,
+                "response": {"truncated": preview(response, MAX_EVENT_RESPONSE)},
+                "response_truncated": True,
+            }
         return TriggerEvent(payload)
 
     # --- cancellation -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ cancellation paths through a real triggerer are in tests/e2e.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ def test_success_returns_output_and_pushes_xcom(sandbox, restjob_conn, run):
     assert result.xcom("start_date") and result.xcom("stop_date")
     assert sandbox.describe_execution(arn)["status"] == "SUCCEEDED"
     assert arns_started(sandbox) == [arn]
+
+
+def test_a_256_kib_output_too_large_for_the_event_is_read_again_by_the_worker(sandbox, restjob_conn, run):
+    result = run("sfn_big_output")
+    assert result.state == "success", result.log[-3000:]
+    output = result.xcom("return_value")
+    assert output == {"car": "x" * 262_116, "result": "ok"} and len(json.dumps(output)) == 262_143
+    assert "too large for the trigger event: reading it again from the worker" in result.log
 
 
 def test_worker_mode_polls_in_worker(sandbox, restjob_conn, run):

@@ -82,8 +82,11 @@ def test_a_response_over_the_limit_is_replaced_by_a_bounded_preview(chars):
     assert f"({chars} chars)" in preview  # and how large it was
     # the whole event stays small whatever the response's size
     assert len(json.dumps(event.payload)) < MAX_EVENT_RESPONSE + 1000
-    # every other key is untouched, and the caller's payload is not modified
-    assert others(event.payload) == others(before)
+    # the task is told to read the response again; every other key is untouched, and the caller's
+    # payload is not modified
+    assert event.payload["response_truncated"] is True
+    assert others(event.payload) == {**others(before), "response_truncated": True}
+    assert "response_truncated" not in payload
     assert payload == before
 
 

@@ -27,6 +27,8 @@ SCENARIOS = {
     "sfn_max_wait": {"state_machine_arn": SM + "long", "max_wait": 3},
     "sfn_max_wait_worker": {"state_machine_arn": SM + "long", "max_wait": 3, "deferrable": False},
     "sfn_max_polls": {"state_machine_arn": SM + "long", "max_polls": 2},
+    # {"car": "xxx...", "result": "ok"}: 262,143 bytes, the largest output Step Functions allows (< 256 KiB)
+    "sfn_big_output": {"state_machine_arn": SM + "succeed", "input": {"car": "{{ 'x' * 262116 }}"}, "worker_wait": 0},
     "sfn_named": {
         "state_machine_arn": SM + "succeed",
         "name": "fixed-name-{{ dag_run.run_id | replace(':', '-') | replace('+', '-') }}",
