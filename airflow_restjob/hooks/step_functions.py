@@ -99,3 +99,23 @@ class StepFunctionsHook(RestJobHook):
     def redrive_execution(self, execution_arn: str, client_token: str) -> dict[str, Any]:
         """RedriveExecution: the execution runs again from the state that failed, same ARN."""
         return self._call(sfn.REDRIVE_PATH, {"executionArn": execution_arn, "clientToken": client_token})
+
+    def start_sync_execution(self, state_machine_arn: str, name: str, input_json: str) -> dict[str, Any]:
+        """StartSyncExecution of an Express state machine: the answer comes when the execution has
+        ended (at most 5 minutes). Sent once: a resent request would run the workflow again."""
+        from dataclasses import replace
+
+        from airflow_restjob.rest_job.retry import NO_RETRY
+        from airflow_restjob.transport.sync import SyncClient
+
+        settings = self.settings()
+        path, headers = sfn.call(sfn.START_SYNC_PATH, self.direct)
+        if self.direct:
+            settings = replace(settings, base_url=sfn.sync_base_url(settings.base_url))
+        client = SyncClient(settings, NO_RETRY)
+        timeout = max(settings.read_timeout, sfn.SYNC_LIMIT_SECONDS + 10)
+        body = sfn.start_body(state_machine_arn, name, input_json)
+        try:
+            return client.post(path, body, headers=headers, timeout=timeout)
+        finally:
+            client.close()

@@ -3,6 +3,7 @@
 - ``base.RestJobBaseOperator``: what every REST job shares (wait deferred or in the worker,
   completion, the stop paths);
 - ``step_functions.StepFunctionsExecutionOperator``: an AWS Step Functions execution;
+- ``step_functions.StepFunctionsExpressExecutionOperator``: an Express workflow (StartSyncExecution);
 - ``rest_job.RestJobOperator``: any REST API described by a connection information file.
 
 The names are also importable from here (and from ``airflow_restjob.operator``, the first
@@ -18,6 +19,8 @@ _HOMES = {
     "RestJobBaseOperator": "airflow_restjob.operators.base",
     "RestJobFailed": "airflow_restjob.operators.base",
     "StepFunctionsExecutionOperator": "airflow_restjob.operators.step_functions",
+    "StepFunctionsExpressExecutionOperator": "airflow_restjob.operators.step_functions",
+    "StepFunctionsWaitOperator": "airflow_restjob.operators.step_functions",
     "RestJobOperator": "airflow_restjob.operators.rest_job",
 }
 __all__ = list(_HOMES)

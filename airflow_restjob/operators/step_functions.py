@@ -300,6 +300,13 @@ class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
             self.log.info("Starting Step Functions execution %s of %s", name, state_machine_arn)
             arn = hook.start_execution(state_machine_arn, name, input_json)
         self._announce(ti, arn)
+        if sfn.is_express_arn(arn):
+            raise DefinitionError(
+                f"Task '{self.task_id}': {state_machine_arn} is an Express state machine: Step Functions "
+                f"started {arn} asynchronously, and an Express execution cannot be described or stopped, "
+                "so this operator cannot wait for it (it runs on by itself).",
+                "Use StepFunctionsExpressExecutionOperator (StartSyncExecution) for Express workflows.",
+            )
         return Started(arn, self._job_spec(arn, hook.direct), hook)
 
     def _redrive_earlier(self, hook: StepFunctionsHook, ti: Any, state_machine_arn: str) -> str | None:
@@ -347,3 +354,73 @@ class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
             ", ".join(names[:3]) + (", ..." if len(names) > 3 else ""),
         )
         return None
+
+
+class StepFunctionsExpressExecutionOperator(StepFunctionsExecutionOperator):
+    """Run an Express Step Functions workflow with StartSyncExecution and return its output.
+
+    The answer comes when the execution has ended (Express workflows run at most 5 minutes), so
+    the task runs in the worker whatever ``deferrable`` says. Step Functions cannot describe,
+    stop or redrive an Express execution later: a cancelled task leaves it running, there are no
+    polls, and the request is sent once (a resent StartSyncExecution would run the workflow
+    again; throttling fails the try, and ``retries`` start it again). The status, output, error
+    and cause are judged from the answer as a Standard execution's are from DescribeExecution.
+
+    Over an API Gateway the stage needs a ``POST /start-sync-execution`` resource (the
+    synchronous integration, action ``StartSyncExecution``); over the direct API the call goes to
+    ``https://sync-states.{region}.amazonaws.com`` (a ``states.*`` host gets the ``sync-`` prefix;
+    point a VPC endpoint connection at the ``sync-states`` endpoint).
+
+    Same parameters as ``StepFunctionsExecutionOperator`` (``state_machine_arn``, ``input``,
+    ``name``, ``conn_id``); the wait settings do not apply and ``retry_mode`` must be ``"new"``.
+    """
+
+    ui_color = "#f5e6d6"
+
+    def __init__(self, *, retry_mode: str = sfn.RETRY_NEW, **kwargs: Any) -> None:
+        if retry_mode != sfn.RETRY_NEW:
+            raise DefinitionError(
+                f"Task '{kwargs.get('task_id')}': retry_mode={retry_mode!r}: an Express execution cannot be redriven.",
+                "Remove retry_mode (every try starts the workflow again).",
+            )
+        super().__init__(**kwargs)
+
+    def _start_job(self, context: Context) -> Started:
+        ti = context["ti"]
+        state_machine_arn = sfn.validate_state_machine_arn(self.state_machine_arn)
+        input_json = self._input_json()
+        name = (
+            sfn.validate_name(self.name)
+            if self.name
+            else sfn.derive_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number)
+        )
+        hook = StepFunctionsHook(self.conn_id, self.http_retry)
+        hook.check_region(state_machine_arn)
+        self.log.info("Running Express workflow %s (%s) with StartSyncExecution", state_machine_arn, name)
+        try:
+            response = hook.start_sync_execution(state_machine_arn, name, input_json)
+        except ServiceError as exc:
+            if exc.error_type == "StateMachineTypeNotSupported":
+                raise DefinitionError(
+                    f"Task '{self.task_id}': {state_machine_arn} is a Standard state machine; "
+                    f"StartSyncExecution runs Express workflows only ({exc.cause}).",
+                    "Use StepFunctionsExecutionOperator for Standard workflows.",
+                ) from None
+            raise
+        except RestJobError:
+            self.log.error(
+                "StartSyncExecution failed; if it reached Step Functions, the Express execution named %s of %s "
+                "may run on (find it in the state machine's CloudWatch Logs)",
+                name,
+                state_machine_arn,
+            )
+            raise
+        if not isinstance(response, dict) or not response.get("executionArn"):
+            self.log.error("StartSyncExecution answered without executionArn: %s", preview(redact(response), 300))
+        else:
+            self._announce(ti, str(response["executionArn"]))
+        event = sfn.sync_event(response, sfn.job_spec(self._job_id or "", self.poll))
+        return Started(result=self._job_finished(context, event))
+
+    def _failed_state(self, arn: str | None) -> sfn.FailedState | None:
+        return None  # an Express execution has no GetExecutionHistory (its history is in CloudWatch Logs)

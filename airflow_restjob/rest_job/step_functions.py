@@ -29,12 +29,16 @@ DIRECT_SERVICE = "states"
 # optional resources: the direct API always has them; an API Gateway only when it was given them
 HISTORY_PATH = "get-execution-history"
 REDRIVE_PATH = "redrive-execution"
+# Express workflows: API Gateway's synchronous integration, or the sync-states endpoint
+START_SYNC_PATH = "start-sync-execution"
+SYNC_LIMIT_SECONDS = 300.0  # an Express execution started synchronously runs at most 5 minutes
 ACTIONS = {
     START_PATH: "StartExecution",
     DESCRIBE_PATH: "DescribeExecution",
     STOP_PATH: "StopExecution",
     HISTORY_PATH: "GetExecutionHistory",
     REDRIVE_PATH: "RedriveExecution",
+    START_SYNC_PATH: "StartSyncExecution",
 }
 FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 # GetExecutionHistory is read newest first, at most this many pages of this many events
@@ -262,3 +266,29 @@ def redrive_decision(described: dict[str, Any]) -> tuple[str, str]:
         reason = described.get("redriveStatusReason") or "no reason given"
         return NEW, f"Step Functions says it cannot be redriven ({reason})"
     return REDRIVE, f"it ended {status}"
+
+
+def is_express_arn(arn: str) -> bool:
+    """An Express execution's ARN (``...:express:...``): it cannot be described, stopped or redriven."""
+    return ":express:" in (arn or "")
+
+
+def sync_base_url(base_url: str) -> str:
+    """Where StartSyncExecution goes: the ``sync-states`` host of a ``states`` endpoint; any other
+    base URL (API Gateway, a VPC endpoint, loopback) as it is."""
+    scheme, sep, rest = base_url.partition("://")
+    if sep and rest.startswith("states."):
+        return f"{scheme}://sync-{rest}"
+    return base_url
+
+
+def sync_event(response: Any, spec: JobSpec) -> dict[str, Any]:
+    """A StartSyncExecution answer as the event a wait ends with, judged by the job's own spec."""
+    verdict = spec.judge(response)
+    return {
+        "status": "success" if verdict.success else "failed",
+        "job_id": response.get("executionArn") if isinstance(response, dict) else None,
+        "job_status": verdict.status,
+        "response": response,
+        "details": verdict.details,
+    }
