@@ -26,6 +26,9 @@ Pollers:
 - ``ours``: ``airflow_restjob.triggers.rest_job.RestJobTrigger`` (Step Functions spec, first poll after
   ``--first-delay``, then every ``--interval`` +-10 % jitter), quota bucket set out of the way
   (``AIRFLOW__RESTJOB__POLL_BUDGET_*``);
+- ``direct``: ours over the direct Step Functions API (a ``restjob`` connection with service
+  ``states``: ``POST /`` with ``X-Amz-Target``), reported beside ``ours`` (API Gateway) as
+  ``direct/ours``;
 - ``amazon``: ``StepFunctionsExecutionCompleteTrigger`` (``waiter_delay=--interval``; it polls
   once immediately, then every ``waiter_delay`` without jitter); only up to ``--amazon-max``
   (default 3000: beyond that it saturates one core and latency becomes meaningless);
@@ -57,7 +60,7 @@ sys.path.insert(0, HERE)
 
 from stub_server import execution_arn  # noqa: E402
 
-POLLERS = ("ours", "amazon", "floor")
+POLLERS = ("ours", "direct", "amazon", "floor")
 ACCESS_KEY = "AKIABENCHBENCHBENCH1"
 SECRET_KEY = "benchSecretKey0000000000000000000000000000"
 
@@ -82,7 +85,7 @@ def stub_counts(port: int) -> dict[str, int]:
 
 def build_kwargs(poller: str, arn: str, args: argparse.Namespace, port: int) -> tuple[str, dict[str, Any]]:
     """(classpath, kwargs) as the scheduler stores them for one deferred task."""
-    if poller == "ours":
+    if poller in ("ours", "direct"):
         from airflow_restjob.rest_job import step_functions as stepfunctions
         from airflow_restjob.rest_job.spec import PollSpec
         from airflow_restjob.triggers.rest_job import RestJobTrigger
@@ -93,10 +96,11 @@ def build_kwargs(poller: str, arn: str, args: argparse.Namespace, port: int) -> 
             max_interval=args.interval,
             max_wait=args.max_run + 3600,
         )
+        direct = poller == "direct"  # the Step Functions API itself (X-Amz-Target, service "states")
         trigger: Any = RestJobTrigger(
-            conn_id="restjob_default",
+            conn_id="restjob_states" if direct else "restjob_default",
             job_id=arn,
-            spec=stepfunctions.job_spec(arn, poll).to_dict(),
+            spec=stepfunctions.job_spec(arn, poll, direct).to_dict(),
             deadline=time.time() + args.max_run + 3600,
             task_identity=None,
         )
@@ -275,7 +279,7 @@ async def child_main(args: argparse.Namespace) -> dict[str, Any]:
         t.cancel()
     counts1 = stub_counts(port)
     await asyncio.sleep(0.1)  # let cancelled tasks unwind before closing the sessions
-    if poller == "ours":
+    if poller in ("ours", "direct"):
         from airflow_restjob.transport.aio import close_shared_sessions
 
         await close_shared_sessions()
@@ -349,6 +353,15 @@ def child_env(port: int, tmp: str, log_level: str) -> dict[str, str]:
                 "login": ACCESS_KEY,
                 "password": SECRET_KEY,
                 "extra": {"region": "us-east-1"},
+            }
+        ),
+        "AIRFLOW_CONN_RESTJOB_STATES": json.dumps(
+            {
+                "conn_type": "restjob",
+                "host": f"http://127.0.0.1:{port}",
+                "login": ACCESS_KEY,
+                "password": SECRET_KEY,
+                "extra": {"region": "us-east-1", "service": "states"},
             }
         ),
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
@@ -436,7 +449,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     )
     header = (
         "| N | poller | CPU/poll (ms) | steady CPU/poll (ms) | RSS/job (KB) | polls | errors | "
-        "latency p50 (s) | latency p99 (s) | ours/amazon | ours/floor |"
+        "latency p50 (s) | latency p99 (s) | ours/amazon | ours/floor | direct/ours |"
         + (" ours/baseline (CPU, RSS) |" if args.baseline else "")
     )
     print(header)
@@ -446,7 +459,9 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         if r.get("failed"):
             print(f"| {r['n']} | {r['poller']} | failed: {r.get('error_sample')} |")
             continue
-        ratio_a = ratio_f = ratio_b = "-"
+        ratio_a = ratio_f = ratio_b = ratio_d = "-"
+        if r["poller"] == "direct":  # the direct API beside API Gateway polling, same run
+            ratio_d = ratio(r, by.get(("ours", r["n"]), {}))
         if r["poller"] == "ours":  # of total CPU/poll (steady state in parentheses)
             ratio_a = ratio(r, by.get(("amazon", r["n"]), {}))
             ratio_f = ratio(r, by.get(("floor", r["n"]), {}))
@@ -457,7 +472,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             f"| {r['n']:,} | {r['poller']} | {fmt(r['cpu_ms_per_poll'], '.3f')} | "
             f"{fmt(r.get('steady_cpu_ms_per_poll'), '.3f')} | "
             f"{fmt(r['rss_kb_per_job'], '.1f')} | {r['polls']:,} | {r['errors']} | "
-            f"{fmt(r['latency_p50'], '.2f')} | {fmt(r['latency_p99'], '.2f')} | {ratio_a} | {ratio_f} |"
+            f"{fmt(r['latency_p50'], '.2f')} | {fmt(r['latency_p99'], '.2f')} | {ratio_a} | {ratio_f} | {ratio_d} |"
             + (f" {ratio_b} |" if args.baseline else "")
         )
     for r in results:

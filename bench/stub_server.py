@@ -26,7 +26,7 @@ import uuid
 from typing import Any
 
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:bench"
-COUNTS = {"ours": 0, "amazon": 0, "floor": 0, "bad": 0}
+COUNTS = {"ours": 0, "direct": 0, "amazon": 0, "floor": 0, "bad": 0}
 MAX_HEADER = 65536
 
 
@@ -107,7 +107,8 @@ class HttpProtocol(asyncio.Protocol):
         target = headers.get("x-amz-target", "")
         extra = ""
         if target == "AWSStepFunctions.DescribeExecution":
-            COUNTS["amazon"] += 1
+            # the Amazon provider's trigger (botocore's user agent) or ours over the direct API
+            COUNTS["amazon" if "botocore" in headers.get("user-agent", "").lower() else "direct"] += 1
             status, payload = describe(body)
             ctype = "application/x-amz-json-1.0"
             extra = f"x-amzn-RequestId: {uuid.uuid4()}\r\n"
