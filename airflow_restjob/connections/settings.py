@@ -16,7 +16,9 @@ extra.proxy_url    optional ``http(s)://host:port`` proxy
 extra.proxy_user / extra.proxy_password   proxy authentication
 extra.tls_verify   true (default) / false
 extra.ca_bundle    path of a CA bundle (implies verification)
-extra.connect_timeout / extra.read_timeout   seconds (defaults 10 / 60)
+extra.connect_timeout / extra.read_timeout   seconds (defaults 10 / 60); a whole request
+                   (connect, headers, body) gets at most connect + read timeout
+extra.max_response_bytes  largest answer read (default 4 MiB; a larger one is end code 8)
 =================  ==========================================================
 
 Secret fields are named with words Airflow masks (``password``, ``secret``, ``token``).
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SERVICE = "execute-api"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
+# Step Functions answers carry at most 256 KiB of input and 256 KiB of output (JSON-escaped, a
+# DescribeExecution answer stays well under 2 MiB); nothing the provider reads needs more
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 EXTRA_PREFIX = "extra__restjob__"
 TRANSPORT_FIELDS = (
     "proxy_url",
@@ -52,6 +57,7 @@ TRANSPORT_FIELDS = (
     "ca_bundle",
     "connect_timeout",
     "read_timeout",
+    "max_response_bytes",
 )
 # extra fields by auth_type (airflow_restjob.credentials.types), besides the transport fields
 AUTH_FIELDS: dict[str, tuple[str, ...]] = {
@@ -183,7 +189,24 @@ def transport_options(conn_id: str, extra: Mapping[str, Any]) -> dict[str, Any]:
         "read_timeout": _as_seconds(
             extra.get("read_timeout"), DEFAULT_READ_TIMEOUT, conn_id=conn_id, name="read_timeout"
         ),
+        "max_response_bytes": _as_byte_count(extra.get("max_response_bytes"), conn_id=conn_id),
     }
+
+
+def _as_byte_count(value: Any, *, conn_id: str) -> int:
+    if value in (None, ""):
+        return DEFAULT_MAX_RESPONSE_BYTES
+    try:
+        count = int(value) if not isinstance(value, bool) and float(value) == int(float(value)) else 0
+    except (TypeError, ValueError, OverflowError):
+        count = 0
+    if count < 1024:
+        raise DefinitionError(
+            f"Connection '{conn_id}': extra field 'max_response_bytes' must be a whole number of bytes "
+            f"of at least 1024, got {value!r}.",
+            f"Set 'max_response_bytes' to e.g. {DEFAULT_MAX_RESPONSE_BYTES} (4 MiB, the default), or remove it.",
+        )
+    return count
 
 
 def connection_fields(conn: Any) -> dict[str, Any]:
@@ -215,6 +238,7 @@ class ConnectionSettings:
     verify: bool | str = True
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     auth_type: str | None = "aws_sigv4"  # None: requests go unauthenticated (no authName)
     credential: Credential | None = field(default=None, repr=False)  # all but a static AWS key
 
@@ -370,6 +394,7 @@ class ConnectionSettings:
         verify: bool | str = True,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> ConnectionSettings:
         """Settings for requests sent without signing (no ``authName``): no keys, maybe no base URL."""
         return cls(
@@ -384,6 +409,7 @@ class ConnectionSettings:
             verify=verify,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            max_response_bytes=max_response_bytes,
             auth_type=None,
         )
 

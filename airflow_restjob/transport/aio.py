@@ -242,7 +242,9 @@ class AsyncClient:
         timeout = self._timeouts.get(read_timeout)
         if timeout is None:
             timeout = self._timeouts[read_timeout] = aiohttp.ClientTimeout(
-                sock_connect=self.settings.connect_timeout, sock_read=read_timeout
+                total=self.settings.connect_timeout + read_timeout,  # a trickling answer cannot hold a slot
+                sock_connect=self.settings.connect_timeout,
+                sock_read=read_timeout,
             )
         return timeout
 
@@ -378,7 +380,15 @@ class AsyncClient:
                 ssl=self._ssl if self._ssl is not None else True,
                 allow_redirects=not self.settings.signed,  # credentials never follow a redirect
             ) as response:
-                body = await response.read()
+                # the total time is aiohttp's (ClientTimeout(total=)); the size is bounded here
+                limit = common.BodyLimit(self.settings, call.where, call.timeout.total or 0.0, time.monotonic())
+                limit.check_length(response.content_length)
+                if response.content_length is not None:  # the poll's hot path: one read of a known size
+                    body = await response.read()
+                else:
+                    async for chunk in response.content.iter_chunked(common.CHUNK):
+                        limit.add(chunk, 0.0)
+                    body = limit.body()
                 return common.judge(self.settings, response.status, dict(response.headers), body, call.where)
         except asyncio.TimeoutError:
             raise common.timeout_error(call.where, call.read_timeout) from None

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import requests
+import urllib3
 
 from airflow_restjob.connections.settings import ConnectionSettings
 from airflow_restjob.credentials import tokens
@@ -122,6 +123,7 @@ class SyncClient:
         read_timeout = timeout or self.settings.read_timeout
         signer = self.auth.signer(lease)
         extra = self.auth.headers(lease)
+        limit = common.BodyLimit(self.settings, at, self.settings.connect_timeout + read_timeout, time.monotonic())
         try:
             response = self.session.request(
                 method,
@@ -132,12 +134,28 @@ class SyncClient:
                 timeout=(self.settings.connect_timeout, read_timeout),
                 verify=self.settings.verify,  # the connection's TLS settings win over REQUESTS_CA_BUNDLE
                 allow_redirects=not self.settings.signed,  # credentials never follow a redirect
+                stream=True,  # the body is read bounded (size, total time)
             )
-        except requests.Timeout as exc:
+            with response:
+                limit.check_length(response.headers.get("content-length"))
+                _read_bounded(response, limit)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise common.timeout_error(at, read_timeout, self.settings.redact(type(exc).__name__)) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise common.connection_error(self.settings, at, str(exc), "worker") from None
-        return common.judge(self.settings, response.status_code, dict(response.headers), response.content, at)
+        return common.judge(self.settings, response.status_code, dict(response.headers), limit.body(), at)
 
     def close(self) -> None:
         self.session.close()
+
+
+def _read_bounded(response: requests.Response, limit: common.BodyLimit) -> None:
+    """Read the body as it arrives (``read1``: what the socket has, not a full chunk), so the total
+    deadline is checked between arrivals however slowly the bytes come."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:  # urllib3 < 2: bounded in size, each read bounded by the read timeout
+        for chunk in response.iter_content(common.CHUNK):
+            limit.add(chunk, time.monotonic())
+        return
+    while chunk := read1(common.CHUNK, decode_content=True):
+        limit.add(chunk, time.monotonic())
