@@ -164,32 +164,57 @@ def ensure_invoke_role(url: str, region: str, role_name: str = INVOKE_ROLE_NAME)
     return iam.get_role(RoleName=role_name)["Role"]["Arn"]
 
 
+# The example state machines of type EXPRESS (moto keeps the type; the sandbox emulates the rest,
+# see express.py); every other example is STANDARD.
+EXPRESS_EXAMPLES = ("express_succeed", "express_fail")
+
+
+def example_type(name: str) -> str:
+    return "EXPRESS" if name in EXPRESS_EXAMPLES else "STANDARD"
+
+
+def _wait_then_succeed(comment: str, default_seconds: int) -> dict[str, Any]:
+    """Waits input.wait_seconds (or ``default_seconds``), then succeeds with input + result=ok."""
+    return {
+        "Comment": comment,
+        "StartAt": "HowLong",
+        "States": {
+            "HowLong": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.wait_seconds", "IsPresent": True, "Next": "WaitGiven"}],
+                "Default": "WaitDefault",
+            },
+            "WaitGiven": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "Done"},
+            "WaitDefault": {"Type": "Wait", "Seconds": default_seconds, "Next": "Done"},
+            "Done": {"Type": "Pass", "Result": "ok", "ResultPath": "$.result", "End": True},
+        },
+    }
+
+
+def _rental_car_error(comment: str) -> dict[str, Any]:
+    return {
+        "Comment": comment,
+        "StartAt": "Try",
+        "States": {
+            "Try": {"Type": "Pass", "Next": "Fail"},
+            "Fail": {"Type": "Fail", "Error": "RentalCarError", "Cause": "vehicle not available"},
+        },
+    }
+
+
 def example_definitions(wait_seconds: float, queue_url: str) -> dict[str, dict[str, Any]]:
-    """The example state machines every sandbox deploys, by short name."""
+    """The example state machines every sandbox deploys, by short name (types: :func:`example_type`)."""
     defaults = json.dumps({"customer": "anonymous", "vehicle": "compact", "days": 1})
     return {
-        "succeed": {
-            "Comment": "Waits (input.wait_seconds or the sandbox default), then succeeds with input + result=ok",
-            "StartAt": "HowLong",
-            "States": {
-                "HowLong": {
-                    "Type": "Choice",
-                    "Choices": [{"Variable": "$.wait_seconds", "IsPresent": True, "Next": "WaitGiven"}],
-                    "Default": "WaitDefault",
-                },
-                "WaitGiven": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "Done"},
-                "WaitDefault": {"Type": "Wait", "Seconds": int(wait_seconds), "Next": "Done"},
-                "Done": {"Type": "Pass", "Result": "ok", "ResultPath": "$.result", "End": True},
-            },
-        },
-        "fail": {
-            "Comment": "Fails with RentalCarError",
-            "StartAt": "Try",
-            "States": {
-                "Try": {"Type": "Pass", "Next": "Fail"},
-                "Fail": {"Type": "Fail", "Error": "RentalCarError", "Cause": "vehicle not available"},
-            },
-        },
+        "succeed": _wait_then_succeed(
+            "Waits (input.wait_seconds or the sandbox default), then succeeds with input + result=ok",
+            int(wait_seconds),
+        ),
+        "fail": _rental_car_error("Fails with RentalCarError"),
+        "express_succeed": _wait_then_succeed(
+            "EXPRESS: waits (input.wait_seconds or 1 s), then succeeds with input + result=ok", 1
+        ),
+        "express_fail": _rental_car_error("EXPRESS: fails with RentalCarError"),
         "timeout": {
             "Comment": "TimeoutSeconds shorter than its Wait: ends TIMED_OUT",
             "TimeoutSeconds": 1,
@@ -269,22 +294,27 @@ def example_definitions(wait_seconds: float, queue_url: str) -> dict[str, dict[s
     }
 
 
-def create_state_machine(sfn: Any, name: str, definition: dict[str, Any]) -> str:
-    """Create (or reuse an identical) state machine; on a clash with a different one, add a suffix."""
+def create_state_machine(
+    sfn: Any, name: str, definition: dict[str, Any], machine_type: str = "STANDARD"
+) -> str:
+    """Create (or reuse an identical) state machine of ``machine_type`` (STANDARD / EXPRESS); on a
+    clash with a different one, add a suffix."""
+    if machine_type not in ("STANDARD", "EXPRESS"):
+        raise ValueError("a state machine's type is STANDARD or EXPRESS")
     text = json.dumps(definition, sort_keys=True)
     candidate = name
     for _ in range(5):
         try:
-            return sfn.create_state_machine(name=candidate, definition=text, roleArn=ROLE_ARN)[
-                "stateMachineArn"
-            ]
+            return sfn.create_state_machine(
+                name=candidate, definition=text, roleArn=ROLE_ARN, type=machine_type
+            )["stateMachineArn"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "StateMachineAlreadyExists":
                 raise
         arn = f"arn:aws:states:{sfn.meta.region_name}:{ACCOUNT_ID}:stateMachine:{candidate}"
         try:
             existing = sfn.describe_state_machine(stateMachineArn=arn)
-            if json.loads(existing["definition"]) == definition:
+            if json.loads(existing["definition"]) == definition and existing.get("type") == machine_type:
                 return arn
         except ClientError:
             pass

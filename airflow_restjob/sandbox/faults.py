@@ -10,7 +10,7 @@ from typing import Any
 
 RESOURCES = ("start-execution", "describe-execution", "stop-execution")  # the gateway's resources
 # Gateway resources a sandbox serves only when asked to (``Sandbox(extra_resources=...)``).
-EXTRA_RESOURCES = ("redrive-execution", "get-execution-history")
+EXTRA_RESOURCES = ("redrive-execution", "get-execution-history", "start-sync-execution")
 # Faults are keyed by action: the gateway resource's name, which the direct Step Functions listener
 # uses too (DescribeExecution there takes a "describe-execution" fault). The direct API's other
 # actions (ListExecutions, DescribeStateMachine, ...) take only "*" faults.

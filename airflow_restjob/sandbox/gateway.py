@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
-from . import sts
+from . import express, sts
+from .express import ExpressExecutions
 from .faults import RESOURCES, Faults, Quota, RequestLog
 from .moto_link import MotoLink
 from .redrive import RedriveError, Redrives, failed_state, fast_describe, history_page
@@ -40,6 +41,7 @@ ACTIONS = {
     # opt-in resources (faults.EXTRA_RESOURCES)
     "redrive-execution": "RedriveExecution",
     "get-execution-history": "GetExecutionHistory",
+    "start-sync-execution": "StartSyncExecution",
 }
 # What the direct Step Functions listener serves, with the fault / quota key (= gateway resource name)
 # and the request member naming the ARN the action is about (None: none).
@@ -49,6 +51,8 @@ DIRECT_ACTIONS: dict[str, tuple[str, str | None]] = {
     "StopExecution": ("stop-execution", "executionArn"),
     "RedriveExecution": ("redrive-execution", "executionArn"),
     "GetExecutionHistory": ("get-execution-history", "executionArn"),
+    # AWS serves it on sync-states.{region}; on loopback this listener stands for that host too
+    "StartSyncExecution": ("start-sync-execution", "stateMachineArn"),
     "ListExecutions": ("list-executions", "stateMachineArn"),
     "DescribeStateMachine": ("describe-state-machine", "stateMachineArn"),
     "DescribeStateMachineForExecution": ("describe-state-machine-for-execution", "executionArn"),
@@ -226,6 +230,7 @@ class Gateway:
         states_verifier: SigV4Verifier | None = None,
         states_port: int = 0,
         redrives: Redrives | None = None,
+        express_executions: ExpressExecutions | None = None,
         extra_resources: set[str] | None = None,
     ) -> None:
         if error_mapping not in ("default", "4xx"):
@@ -250,6 +255,7 @@ class Gateway:
         self.states_port = states_port
         self._states_runner: web.ServerRunner | None = None
         self.redrives = redrives if redrives is not None else Redrives()
+        self.express = express_executions if express_executions is not None else ExpressExecutions()
         # opt-in gateway resources (faults.EXTRA_RESOURCES); the sandbox's own set, so changes apply at once
         self.extra_resources = extra_resources if extra_resources is not None else set()
         self._render = _Render(self)
@@ -503,13 +509,16 @@ class Gateway:
             if value is not None and not isinstance(value, str):
                 return render.error(400, SERIALIZATION_TYPE, f"Expected a string for '{arn_field}'.")
             arn = value
+        if arn is not None and action in express.REFUSING_ACTIONS and express.is_express_arn(arn):
+            return render.error(400, "InvalidArn", express.INVALID_ARN_MESSAGE)
 
         payload = body
-        if action == "StartExecution":
+        if action in ("StartExecution", "StartSyncExecution"):
             name = request_doc.get("name")
             if name is None:
-                # moto gap: AWS generates a UUID name when none is given (moto would use "None").
-                payload = json.dumps({**request_doc, "name": str(uuid.uuid4())}).encode()
+                if action == "StartExecution":  # (an Express execution is named by its emulation)
+                    # moto gap: AWS generates a UUID name when none is given (moto would use "None").
+                    payload = json.dumps({**request_doc, "name": str(uuid.uuid4())}).encode()
             elif not isinstance(name, str):
                 return render.error(400, SERIALIZATION_TYPE, "Expected a string for 'name'.")
             elif not 1 <= len(name) <= 80 or _INVALID_NAME.search(name):
@@ -532,6 +541,14 @@ class Gateway:
                     return render.error(
                         400, "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'"
                     )
+            assert arn is not None
+            kind = await self._machine_type(arn, render)
+            if kind == express.EXPRESS:
+                return await self._start_express(action, arn, request_doc, entry, render)
+            if action == "StartSyncExecution":
+                if isinstance(kind, web.Response):
+                    return kind  # no such state machine: as StartExecution answers
+                return render.error(400, express.NOT_SUPPORTED, express.NOT_SUPPORTED_MESSAGE)
         elif action == "StopExecution":
             error, cause = request_doc.get("error"), request_doc.get("cause")
             if isinstance(error, str) and len(error) > 256:
@@ -649,6 +666,56 @@ class Gateway:
         if status >= 400:
             return self._moto_error(status, answer, render)
         return answer
+
+    async def _machine_type(self, arn: str, render: _Render) -> str | web.Response:
+        """A state machine's type (moto's DescribeStateMachine, once per ARN), or the response to its
+        error (e.g. StateMachineDoesNotExist, the same as moto's StartExecution gives)."""
+        kind = self.express.machine_type(arn)
+        if kind is not None:
+            return kind
+        described = await self._moto_json("DescribeStateMachine", {"stateMachineArn": arn}, render)
+        if isinstance(described, web.Response):
+            return described
+        return self.express.remember_type(arn, described)
+
+    async def _start_express(
+        self, action: str, arn: str, request_doc: dict[str, Any], entry: dict[str, Any], render: _Render
+    ) -> web.Response:
+        """StartExecution / StartSyncExecution of an EXPRESS state machine, emulated (moto has no
+        StartSyncExecution and no Express ARNs): see ``express.py``."""
+        started = self.express.begin(arn, request_doc.get("name"))
+        entry["execution_arn"] = started.arn
+        start_doc = {"stateMachineArn": arn, "name": started.moto_name}
+        if request_doc.get("input") is not None:
+            start_doc["input"] = request_doc["input"]
+        moto_started = await self._moto_json("StartExecution", start_doc, render)
+        if isinstance(moto_started, web.Response):
+            return moto_started
+        moto_arn = str(moto_started.get("executionArn"))
+        self.express.bind(started.arn, moto_arn)
+        if action == "StartExecution":
+            answer: dict[str, Any] = {"executionArn": started.arn, "startDate": moto_started.get("startDate")}
+            return render.ok(json.dumps(answer).encode())
+        deadline = time.monotonic() + self.express.sync_seconds
+        timed_out_at: float | None = None
+        while True:
+            described = await self._moto_json("DescribeExecution", {"executionArn": moto_arn}, render)
+            if isinstance(described, web.Response):
+                return described
+            if described.get("status") != "RUNNING":
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out_at = time.time()
+                # AWS ends it there; moto's execution is stopped so that it does not run on
+                await self._moto_json("StopExecution", {"executionArn": moto_arn}, render)
+                break
+            await asyncio.sleep(min(express.POLL_SECONDS, remaining))
+        trace = request_doc.get("traceHeader")
+        answer = self.express.sync_answer(
+            started, arn, described, trace if isinstance(trace, str) else None, timed_out_at
+        )
+        return render.ok(json.dumps(answer).encode())
 
     async def _redrive(self, arn: str, request_doc: dict[str, Any], render: _Render) -> web.Response:
         """RedriveExecution, emulated (moto has none): see ``redrive.py``."""
@@ -893,8 +960,8 @@ class Gateway:
             for key, field in (("executionArn", "execution_arn"), ("stateMachineArn", "state_machine_arn")):
                 if isinstance(parsed.get(key), str):
                     entry[field] = parsed[key]
-            if parsed and action != "StartExecution":
-                entry["body"] = parsed  # never StartExecution's: its input is the caller's data
+            if parsed and action not in ("StartExecution", "StartSyncExecution"):
+                entry["body"] = parsed  # never a start's: its input is the caller's data
         try:
             response = await self._states_pipeline(request, action, body, parsed, entry)
         except _Reset:
@@ -1021,7 +1088,11 @@ class Gateway:
                 return _json(200, dict(self.sandbox.state_machines))
             if route == "state-machines" and method == "POST":
                 arn = await loop.run_in_executor(
-                    None, self.sandbox.create_state_machine, doc["name"], doc["definition"]
+                    None,
+                    self.sandbox.create_state_machine,
+                    doc["name"],
+                    doc["definition"],
+                    doc.get("type", "STANDARD"),
                 )
                 return _json(200, {"name": doc["name"], "arn": arn})
             if route == "describe" and method == "POST":

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import backend, sts
+from .express import SYNC_SECONDS, ExpressExecutions
 from .faults import EXTRA_RESOURCES, Faults, Quota, RequestLog
 from .gateway import Gateway
 from .redrive import WINDOW_SECONDS, Redrives
@@ -38,6 +39,13 @@ class Sandbox:
     """A local API Gateway (AWS_IAM auth) in front of moto's Step Functions that really runs executions,
     plus STS (:attr:`sts_url`) and the direct Step Functions API (:attr:`states_url`).
 
+    The gateway serves ``start-execution``, ``describe-execution`` and ``stop-execution``, and the
+    opt-in ``redrive-execution``, ``get-execution-history`` and ``start-sync-execution``
+    (``extra_resources`` / :meth:`set_extra_resources`). Express workflows (the ``express_succeed`` /
+    ``express_fail`` examples) and StartSyncExecution are emulated over moto (``express.py``): a
+    synchronous execution answers TIMED_OUT after ``express_sync_seconds`` (AWS: 300,
+    :meth:`set_express_sync_seconds`).
+
     Use as a context manager (or call :meth:`start` / :meth:`stop`). Everything binds to 127.0.0.1.
     """
 
@@ -54,6 +62,7 @@ class Sandbox:
         states_port: int = 0,
         redrive_seconds: float | None = None,
         extra_resources: Iterable[str] = (),
+        express_sync_seconds: float = SYNC_SECONDS,
     ) -> None:
         if error_mapping not in ("default", "4xx"):
             raise ValueError("error_mapping must be 'default' or '4xx'")
@@ -65,6 +74,8 @@ class Sandbox:
         self.redrives = Redrives(
             state_machine_wait_seconds if redrive_seconds is None else redrive_seconds, WINDOW_SECONDS
         )
+        # Express workflows and StartSyncExecution (moto has neither): see express.py.
+        self.express = ExpressExecutions(express_sync_seconds)
         # Gateway resources served on top of start/describe/stop-execution (faults.EXTRA_RESOURCES).
         self.extra_resources: set[str] = set()
         self.set_extra_resources(extra_resources)
@@ -128,7 +139,9 @@ class Sandbox:
                 for name, definition in backend.example_definitions(
                     self.state_machine_wait_seconds, self.queue_url
                 ).items():
-                    self.state_machines[name] = backend.create_state_machine(self._sfn, name, definition)
+                    self.state_machines[name] = backend.create_state_machine(
+                        self._sfn, name, definition, backend.example_type(name)
+                    )
                 gateway = Gateway(
                     self,
                     stage=self.stage,
@@ -142,6 +155,7 @@ class Sandbox:
                     states_verifier=self._verifier("states"),
                     states_port=self.states_port,
                     redrives=self.redrives,
+                    express_executions=self.express,
                     extra_resources=self.extra_resources,
                     faults=self.faults,
                     quota=self.quota,
@@ -205,14 +219,26 @@ class Sandbox:
         return f"http://127.0.0.1:{self.states_port}"
 
     def set_extra_resources(self, names: Iterable[str]) -> None:
-        """Serve exactly these extra gateway resources (``redrive-execution``, ``get-execution-history``)
-        besides start/describe/stop-execution; applies to the running gateway at once."""
+        """Serve exactly these extra gateway resources (``redrive-execution``, ``get-execution-history``,
+        ``start-sync-execution``) besides start/describe/stop-execution; applies to the running gateway
+        at once."""
         wanted = set(names)
         unknown = wanted - set(EXTRA_RESOURCES)
         if unknown:
             raise ValueError(f"unknown extra resources {sorted(unknown)}; expected some of {EXTRA_RESOURCES}")
         self.extra_resources.clear()  # in place: the gateway holds this very set
         self.extra_resources.update(wanted)
+
+    # ------------------------------------------------------------------ Express emulation
+
+    def set_express_sync_seconds(self, seconds: float) -> None:
+        """StartSyncExecution answers TIMED_OUT (error ``States.Timeout``) when the Express execution
+        is still running after this long (default 300, AWS's limit); applies at once."""
+        self.express.set_sync_seconds(seconds)
+
+    @property
+    def express_sync_seconds(self) -> float:
+        return self.express.sync_seconds
 
     # ------------------------------------------------------------------ redrive emulation
 
@@ -350,6 +376,7 @@ class Sandbox:
             "states_url": self.states_url,
             "extra_resources": sorted(self.extra_resources),
             "redrive": self.redrives.state(),
+            "express": self.express.state(),
             "role_arn": self.role_arn,
             "sts_session_seconds": self.sts_session_seconds,
             "api_id": API_ID,
@@ -372,17 +399,22 @@ class Sandbox:
     def state_machine_arn(self, name: str) -> str:
         return self.state_machines[name]
 
-    def create_state_machine(self, name: str, definition: dict[str, Any]) -> str:
+    def create_state_machine(
+        self, name: str, definition: dict[str, Any], machine_type: str = "STANDARD"
+    ) -> str:
+        """Create a state machine in moto (``machine_type`` STANDARD or EXPRESS); returns its ARN."""
         self._require_started()
-        arn = backend.create_state_machine(self._sfn, name, definition)
+        arn = backend.create_state_machine(self._sfn, name, definition, machine_type)
         self.state_machines[name] = arn
         return arn
 
     def describe_execution(self, arn: str) -> dict[str, Any]:
         """DescribeExecution straight against moto (no gateway, no log, no faults), dates as epoch
-        floats, with the redrive emulation laid over it (status, redriveCount, redriveStatus, ...)."""
+        floats, with the redrive emulation laid over it (status, redriveCount, redriveStatus, ...).
+        An Express ARN the sandbox gave is described by moto's execution of it (its ``:execution:``
+        ARN; AWS describes no Express execution)."""
         self._require_started()
-        result = self._sfn.describe_execution(executionArn=arn)
+        result = self._sfn.describe_execution(executionArn=self.express.moto_arn(arn) or arn)
         result.pop("ResponseMetadata", None)
         return self.redrives.overlay(_epoch(result))
 
