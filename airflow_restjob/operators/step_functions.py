@@ -52,11 +52,14 @@ def _outline(response: Any) -> str:
     return ", ".join(parts)
 
 
+def _missing_resource(error: RestJobError) -> bool:
+    """API Gateway's answer for a path the stage does not have."""
+    return error.status == 403 and "Missing Authentication Token" in error.cause
+
+
 def _cannot_redrive(error: RestJobError) -> bool:
     """RedriveExecution refused for good: not redrivable, or an API Gateway without the resource."""
-    if error.error_type in ("ExecutionNotRedrivable", "ValidationException"):
-        return True
-    return error.status == 403 and "Missing Authentication Token" in error.cause
+    return error.error_type in ("ExecutionNotRedrivable", "ValidationException") or _missing_resource(error)
 
 
 def _iso(value: Any) -> str | None:
@@ -407,7 +410,14 @@ class StepFunctionsExpressExecutionOperator(StepFunctionsExecutionOperator):
                     "Use StepFunctionsExecutionOperator for Standard workflows.",
                 ) from None
             raise
-        except RestJobError:
+        except RestJobError as exc:
+            if _missing_resource(exc) and not hook.direct:  # nothing was started
+                raise DefinitionError(
+                    f"Task '{self.task_id}': the API Gateway of connection '{self.conn_id}' has no "
+                    f"start-sync-execution resource ({exc.cause})",
+                    "Add POST /start-sync-execution to the stage (the StartSyncExecution synchronous "
+                    "integration), or use a connection to the Step Functions API itself (service states).",
+                ) from None
             self.log.error(
                 "StartSyncExecution failed; if it reached Step Functions, the Express execution named %s of %s "
                 "may run on (find it in the state machine's CloudWatch Logs)",

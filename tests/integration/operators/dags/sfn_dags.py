@@ -6,7 +6,10 @@ from datetime import datetime
 
 from airflow.sdk import DAG
 
-from airflow_restjob.operators.step_functions import StepFunctionsExecutionOperator
+from airflow_restjob.operators.step_functions import (
+    StepFunctionsExecutionOperator,
+    StepFunctionsExpressExecutionOperator,
+)
 from airflow_restjob.sensors.step_functions import StepFunctionsExecutionSensor
 
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
@@ -67,3 +70,18 @@ for dag_id, params in ATTACH.items():
             task_id="run", execution_arn="{{ var.value.attach_arn }}", poke_interval=1, **params
         )
     globals()[dag_id] = dag
+
+
+# Express workflows (StartSyncExecution); the standard operator on an Express machine and the reverse
+EXPRESS = {
+    "sfn_express_succeed": {"state_machine_arn": SM + "express_succeed", "input": {"car": "e"}},
+    "sfn_express_direct": {"state_machine_arn": SM + "express_succeed", "input": {"car": "e"}, "conn_id": "restjob_states"},
+    "sfn_express_fail": {"state_machine_arn": SM + "express_fail"},
+    "sfn_express_on_standard": {"state_machine_arn": SM + "succeed"},
+}
+for dag_id, params in EXPRESS.items():
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["test"]) as dag:
+        StepFunctionsExpressExecutionOperator(task_id="run", **params)
+    globals()[dag_id] = dag
+with DAG("sfn_standard_on_express", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+    StepFunctionsExecutionOperator(task_id="run", state_machine_arn=SM + "express_succeed", **FAST)
