@@ -3,7 +3,8 @@
 Step Functions' DescribeExecution has an account-wide budget per Region (AWS defaults: a bucket of
 300 with 15 refills per second in us-east-1, us-west-2 and eu-west-1; 250 / 10 elsewhere).  Every
 poll attempt of every trigger in a triggerer process - retries included - takes a token first;
-when the bucket is empty the poll waits for its reserved slot instead of being throttled by AWS.
+when the bucket is empty the poll waits in line for its token instead of being throttled by AWS
+(a poll cancelled while waiting takes none).
 When the service throttles anyway (someone else spends the same budget), the bucket is emptied,
 so all triggers of the process slow down together, and the throttled call is retried with backoff.
 
@@ -47,6 +48,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from airflow_restjob.connections.settings import ConnectionSettings
@@ -56,16 +59,31 @@ DEFAULT_BURST = 300.0
 DEFAULT_PER_SECOND = 15.0
 
 
-class TokenBucket:
-    """Reservation-based token bucket: O(1) per acquire, no thundering herd of waiters.
+# A head woken at the computed time may find 0.99999... tokens: it takes its token then (the bucket
+# goes that much below 0, the next one waits that much longer) instead of sleeping for nothing.
+_NEARLY_ONE = 1 - 1e-9
 
-    A caller that finds the bucket empty still takes its token (the count goes negative) and
-    sleeps until the refill reaches it, so waiters are served in order without a queue.
+
+class TokenBucket:
+    """Token bucket with a FIFO line of waiters: O(1) per acquire, no thundering herd.
+
+    A caller that finds a token and nobody waiting takes it at once.  Otherwise it joins the line;
+    only the waiter at its head sleeps (until the refill gives a token), takes the token and hands
+    the head to the next one, so waiters are served in order and one timer runs, not one per
+    waiter.  A token is taken only just before ``acquire()`` returns (no await in between), so
+    every token taken is spent on a call.  A waiter cancelled in the line (the triggerer cancels a
+    trigger's task when its task instance is marked failed/success or cleared, or when triggers are
+    moved or stopped) has taken nothing and leaves no trace: the ones behind it move up into its
+    place, and a head that leaves hands over at once.
+
+    ``clock`` (default ``time.monotonic``, read when the bucket is created) is for tests.  The line
+    belongs to the event loop that uses the bucket (the triggerer's); waiters of a loop that was
+    closed without cancelling them are dropped when they reach the head.
     """
 
-    __slots__ = ("burst", "per_second", "tokens", "updated", "throttle_count")
+    __slots__ = ("burst", "per_second", "tokens", "updated", "throttle_count", "clock", "_line", "_waiting")
 
-    def __init__(self, burst: float, per_second: float) -> None:
+    def __init__(self, burst: float, per_second: float, clock: Callable[[], float] | None = None) -> None:
         if not burst >= 1:  # also rejects NaN
             raise DefinitionError(
                 f"poll_budget_burst must be >= 1, got {burst}.",
@@ -80,33 +98,93 @@ class TokenBucket:
             )
         self.burst = float(burst)
         self.per_second = float(per_second)
+        self.clock = clock if clock is not None else time.monotonic
         self.tokens = float(burst)
-        self.updated = time.monotonic()
+        self.updated = self.clock()
         self.throttle_count = 0
+        # the head (its future done, not cancelled) first; behind it the waiters and, until they
+        # reach the front, the cancelled ones (their futures cancelled, skipped when handing over)
+        self._line: deque[asyncio.Future[None]] = deque()
+        self._waiting = 0  # waiters in the line that were not cancelled, the head included
 
-    def reserve(self) -> float:
-        """Take one token; return how long the caller must wait before using it."""
-        now = time.monotonic()
+    def available(self) -> float:
+        """Tokens in the bucket now (refill included; below 0 while ``reserve()`` callers wait)."""
+        now = self.clock()
         tokens = self.tokens + (now - self.updated) * self.per_second
         if tokens > self.burst:
             tokens = self.burst
+        self.tokens = tokens  # the refill does not depend on how often it is worked out
         self.updated = now
-        tokens -= 1
+        return tokens
+
+    def reserve(self) -> float:
+        """Take one token now; return how long the caller must wait before using it.
+
+        For callers that do their own sleeping: the token is taken at once, before the
+        ``acquire()`` waiters in line (who then wait for the refill to repay it).
+        """
+        tokens = self.available() - 1
         self.tokens = tokens
         return 0.0 if tokens >= 0 else -tokens / self.per_second
 
     async def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Wait for a token and take it (nothing is taken if the caller is cancelled meanwhile)."""
+        if not self._waiting:
+            tokens = self.available()
+            if tokens >= 1:
+                self.tokens = tokens - 1
+                return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._line.append(turn)
+        self._waiting += 1
+        self._promote()
+        try:
+            await turn  # at the head of the line
+            while True:
+                tokens = self.available()
+                if tokens >= _NEARLY_ONE:  # woken when the refill is due, give or take rounding
+                    break
+                await asyncio.sleep((1 - tokens) / self.per_second)
+        except BaseException:  # cancelled (or closed) before taking a token
+            if turn.get_loop().is_closed():  # left behind by its loop: _promote() drops it
+                raise
+            self._waiting -= 1
+            if turn.done() and not turn.cancelled():  # the head leaves: the next one moves up
+                self._line.popleft()
+                self._promote()
+            else:
+                turn.cancel()  # skipped when it reaches the front
+            raise
+        self.tokens = tokens - 1
+        self._waiting -= 1
+        self._line.popleft()
+        self._promote()
+
+    def _promote(self) -> None:
+        """Make the first waiter of the line its head, dropping the cancelled ones in front of it."""
+        line = self._line
+        while line:
+            turn = line[0]
+            if turn.cancelled():
+                line.popleft()
+            elif turn.get_loop().is_closed():  # its loop is gone: it will never take its token
+                line.popleft()
+                self._waiting -= 1
+            else:
+                if not turn.done():
+                    turn.set_result(None)
+                return
 
     def throttled(self) -> None:
-        """The service throttled a call: spend what is left, so every poller waits for the refill."""
+        """The service throttled a call: spend what is left, so every poller waits for the refill.
+
+        What the waiters in line are owed (the refill towards their tokens) is kept: they keep
+        their places, only what would have been left over after them is spent.
+        """
         self.throttle_count += 1
-        self.reserve()
-        self.tokens += 1  # reserve() took one for the bookkeeping: give it back
-        if self.tokens > 0:
-            self.tokens = 0.0
+        owed = float(self._waiting)
+        if self.available() > owed:
+            self.tokens = owed
 
 
 _buckets: dict[tuple[str, str], TokenBucket] = {}
