@@ -155,6 +155,11 @@ class UnparsableResponseError(RestJobError):
     end_code = EndCode.UNPARSABLE
 
 
+class GarbledResponseError(UnparsableResponseError):
+    """A 2xx answer that starts as JSON but does not parse (cut short on the way): the request
+    was served, so a start may have happened; a poll may be sent again."""
+
+
 class AuthError(RestJobError):
     end_code = EndCode.CREDENTIALS
 
@@ -257,7 +262,8 @@ def interpret_response(status: int, headers: Mapping[str, str], body: bytes, *, 
 
     if 200 <= status < 300:
         if parse_error is not None:
-            raise UnparsableResponseError(
+            garbled = body.lstrip()[:1] in (b"{", b"[")
+            raise (GarbledResponseError if garbled else UnparsableResponseError)(
                 f"{where}: HTTP {status} but the body is not JSON ({parse_error}): {body_preview(body)!r}",
                 "Check that the URL points at the API Gateway stage and not at a proxy or login page.",
                 status=status,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_restjob.errors import RestJobError, ServiceError
+from airflow_restjob.errors import DefinitionError, RestJobError, ServiceError, UnparsableResponseError
 from airflow_restjob.hooks.rest_job import RestJobHook
 from airflow_restjob.rest_job import step_functions as sfn
 
@@ -58,12 +58,33 @@ class StepFunctionsHook(RestJobHook):
         except ServiceError as error:
             if error.error_type != "ExecutionAlreadyExists":
                 raise
+            existing = self._existing(expected_arn)
+            if existing is not None and not sfn.same_input(existing.get("input"), input_json):
+                raise DefinitionError(
+                    f"An execution named {name!r} of {state_machine_arn} already exists with another input "
+                    f"({expected_arn}, {existing.get('status')}): it is not this task's to wait for.",
+                    "Leave name unset (a name is derived per try), or give the task a name no execution of "
+                    "this state machine has had in the last 90 days.",
+                ) from None
             self.log.warning(
-                "An execution named %s already exists (this try started it before): re-attaching to %s",
+                "An execution named %s already exists with the same input (this try started it before): "
+                "re-attaching to %s",
                 name,
                 expected_arn,
             )
             return expected_arn
+        except UnparsableResponseError as error:
+            # Step Functions answered, but the answer was unreadable: the execution may have started
+            existing = self._existing(expected_arn)
+            if existing is not None and sfn.same_input(existing.get("input"), input_json):
+                self.log.warning(
+                    "StartExecution's answer could not be read (%s); execution %s exists: attaching to it",
+                    error.cause,
+                    expected_arn,
+                )
+                return expected_arn
+            self.log.error("Start failed; if it was started, its ARN is %s", expected_arn)
+            raise error.with_execution(expected_arn) from None
         except RestJobError as error:
             # the request may have reached Step Functions: keep the id so the job can be found
             self.log.error("Start failed; if it was started, its ARN is %s", expected_arn)
@@ -74,6 +95,16 @@ class StepFunctionsHook(RestJobHook):
             self.log.error("StartExecution answered without executionArn; the ARN would be %s", expected_arn)
             return expected_arn
         return str(arn)
+
+    def _existing(self, execution_arn: str) -> dict[str, Any] | None:
+        """DescribeExecution of an execution that may exist; None when it does not or cannot be read."""
+        try:
+            described = self.describe_execution(execution_arn)
+        except RestJobError as error:
+            if error.error_type != "ExecutionDoesNotExist":
+                self.log.warning("Could not look %s up: %s", execution_arn, error)
+            return None
+        return described if isinstance(described, dict) else None
 
     def describe_execution(self, execution_arn: str) -> dict[str, Any]:
         return self._call(sfn.DESCRIBE_PATH, {"executionArn": execution_arn})

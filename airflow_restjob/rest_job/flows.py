@@ -24,12 +24,13 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from airflow_restjob.errors import RestJobError
+from airflow_restjob.errors import GarbledResponseError, RestJobError
 from airflow_restjob.rest_job.retry import RetryPolicy, RetryState
 from airflow_restjob.rest_job.spec import JobSpec, RequestSpec, Wait, stop_request
 
 T = TypeVar("T")
 WAKE_TICK = 0.1  # seconds; polls are at most this much later than due
+MAX_GARBLED_POLLS = 3  # unreadable (cut short) monitoring answers in a row before the wait fails
 WINDOW_STEPS = (1.0, 1.0, 1.5, 1.5, 2.0, 2.0, 3.0, 3.0, 5.0, 5.0, 10.0)  # then 10 s: a worker window's polls
 CONTINUE = "continue"  # wait_flow's status when a worker window ended before the job did
 
@@ -182,6 +183,7 @@ def wait_flow(
     ``WAKE_TICK`` so waits due together share one pass of the event loop.
     """
     wait = Wait(spec, deadline, reason)
+    garbled = 0
     log.info("Waiting for %s %s", spec.label, job_id)
     due = clock()
     window_end = due + window if window else None
@@ -209,9 +211,16 @@ def wait_flow(
             if isinstance(outcome, RestJobError):
                 raise outcome
             verdict, changed = wait.observe(outcome.data)
+            garbled = 0
         except RestJobError as error:
             if error.retryable:  # the client's retries are used up: keep waiting, bounded by the deadline
                 log.warning("Poll of %s failed, will poll again: %s", job_id, error)
+                wait.failed_poll()
+                continue
+            if isinstance(error, GarbledResponseError) and garbled < MAX_GARBLED_POLLS:
+                garbled += 1  # an answer cut short on the way: the next poll reads it again
+                log.warning("Poll of %s: unreadable answer (%d of %d in a row), will poll again: %s",
+                            job_id, garbled, MAX_GARBLED_POLLS, error)
                 wait.failed_poll()
                 continue
             error = error.with_execution(job_id)

@@ -13,6 +13,7 @@ execution: it runs again under the same ARN, so its outcome is still to come).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -292,3 +293,15 @@ def sync_event(response: Any, spec: JobSpec) -> dict[str, Any]:
         "response": response,
         "details": verdict.details,
     }
+
+
+def same_input(recorded: Any, input_json: str) -> bool:
+    """Is an existing execution's input this start's (JSON-equal: key order and spacing aside)?"""
+    if recorded is None:
+        return True  # not reported (e.g. an IAM policy without data access): trust the name
+    if recorded == input_json:
+        return True
+    try:
+        return bool(json.loads(recorded) == json.loads(input_json))
+    except (TypeError, ValueError):
+        return False
