@@ -36,6 +36,18 @@ CONFIG = {
                 "example": "4",
                 "default": "15",
             },
+            "execution_name_prefix": {
+                "description": "Put in front of every derived Step Functions execution name (a task "
+                "without name=): a short id of this deployment. Two Airflow deployments that run the "
+                "same DAGs against one AWS account need different prefixes, else a run of one re-attaches "
+                "to the other's execution of the same dag_id, task_id, run_id and try. Letters, digits, "
+                "'-', '_', '.', at most 20 characters. Changing it while tasks run makes their re-runs "
+                "start new executions.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "prod-tokyo",
+                "default": "",
+            },
             "worker_wait_window": {
                 "description": "Seconds a deferrable task polls its job in the worker before it defers "
                 "(polls at 1, 2, 3.5, 5 s, then growing): a job that ends inside the window completes "

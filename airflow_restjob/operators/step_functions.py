@@ -52,6 +52,13 @@ def _outline(response: Any) -> str:
     return ", ".join(parts)
 
 
+def name_prefix() -> str:
+    """``[restjob] execution_name_prefix`` (default empty: the names of earlier releases)."""
+    from airflow.configuration import conf
+
+    return sfn.validate_prefix(str(conf.get("restjob", "execution_name_prefix", fallback="") or "").strip())
+
+
 def _missing_resource(error: RestJobError) -> bool:
     """API Gateway's answer for a path the stage does not have."""
     return error.status == 403 and "Missing Authentication Token" in error.cause
@@ -291,7 +298,9 @@ class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
         name = (
             sfn.validate_name(self.name)
             if self.name
-            else sfn.derive_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number)
+            else sfn.derive_name(
+                ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number, name_prefix()
+            )
         )
         hook = StepFunctionsHook(self.conn_id, self.http_retry)
         hook.check_region(state_machine_arn)
@@ -319,7 +328,7 @@ class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
             [self.name]
             if self.name
             else sfn.earlier_try_names(
-                ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number
+                ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number, name_prefix()
             )
         )
         for name in names:
@@ -395,7 +404,9 @@ class StepFunctionsExpressExecutionOperator(StepFunctionsExecutionOperator):
         name = (
             sfn.validate_name(self.name)
             if self.name
-            else sfn.derive_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number)
+            else sfn.derive_name(
+                ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number, name_prefix()
+            )
         )
         hook = StepFunctionsHook(self.conn_id, self.http_retry)
         hook.check_region(state_machine_arn)

@@ -100,13 +100,38 @@ def validate_name(name: str) -> str:
     return name
 
 
-def derive_name(dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int) -> str:
+MAX_PREFIX = 20
+
+
+def validate_prefix(prefix: str) -> str:
+    """``[restjob] execution_name_prefix``: what sets this deployment's executions apart."""
+    bad = sorted(set(_INVALID_NAME_CHARS.findall(prefix)))
+    if len(prefix) > MAX_PREFIX or bad:
+        raise DefinitionError(
+            f"[restjob] execution_name_prefix {prefix!r} is not usable in an execution name"
+            + (f" (characters not allowed: {''.join(bad)!r})" if bad else f" (length {len(prefix)}, at most {MAX_PREFIX})")
+            + ".",
+            "Set it to a short deployment id of letters, digits, '-', '_' or '.', e.g. 'prod-tokyo'.",
+        )
+    return prefix
+
+
+def derive_name(
+    dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int, prefix: str = ""
+) -> str:
     """A deterministic, valid execution name for one try of one task instance.
 
     The same try always gets the same name, so a worker that dies after StartExecution and runs
-    the try again re-attaches to its execution instead of starting a second one.
+    the try again re-attaches to its execution instead of starting a second one. ``prefix``
+    (``[restjob] execution_name_prefix``) keeps two Airflow deployments with the same DAGs in one
+    AWS account apart (without it their runs of the same ids would share executions).
     """
-    raw = f"{dag_id}.{task_id}.{run_id}" + (f".{map_index}" if map_index >= 0 else "") + f".try{try_number}"
+    raw = (
+        (f"{prefix}." if prefix else "")
+        + f"{dag_id}.{task_id}.{run_id}"
+        + (f".{map_index}" if map_index >= 0 else "")
+        + f".try{try_number}"
+    )
     name = re.sub(r"-{2,}", "-", _INVALID_NAME_CHARS.sub("-", raw))
     if name == raw and len(name) <= MAX_NAME:
         return name
@@ -239,10 +264,14 @@ def validate_retry_mode(value: Any, task_id: Any) -> str:
     return str(value)
 
 
-def earlier_try_names(dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int) -> list[str]:
+def earlier_try_names(
+    dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int, prefix: str = ""
+) -> list[str]:
     """The derived execution names of the tries before ``try_number``, newest first (bounded)."""
     first = max(1, try_number - REDRIVE_LOOKBACK)
-    return [derive_name(dag_id, task_id, run_id, map_index, n) for n in range(try_number - 1, first - 1, -1)]
+    return [
+        derive_name(dag_id, task_id, run_id, map_index, n, prefix) for n in range(try_number - 1, first - 1, -1)
+    ]
 
 
 def redrive_token(execution_arn: str, try_number: int) -> str:

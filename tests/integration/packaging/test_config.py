@@ -32,9 +32,10 @@ def test_provider_info_config_follows_airflows_schema():
     info = get_provider_info()
     jsonschema.validate(info, schema)
     options = info["config"]["restjob"]["options"]
-    assert set(options) == {"poll_budget_burst", "poll_budget_per_second", "worker_wait_window"}
-    for option in options.values():
-        assert option["description"] and option["type"] == "float" and option["example"]
+    assert set(options) == {"poll_budget_burst", "poll_budget_per_second", "worker_wait_window", "execution_name_prefix"}
+    for name, option in options.items():
+        assert option["description"] and option["example"]
+        assert option["type"] == ("string" if name == "execution_name_prefix" else "float")
 
 
 def test_airflow_config_get_value_knows_the_options():
