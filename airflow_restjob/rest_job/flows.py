@@ -133,7 +133,12 @@ def stop_flow(spec: JobSpec, job_id: str, error: str, cause: str, log: Any) -> F
         return False
     outcome = yield request
     if isinstance(outcome, RestJobError):
-        log.warning("Stop of %s was not accepted: %s", job_id, outcome.with_execution(job_id))
+        log.error(
+            "Stop of %s was not accepted: %s. It may still run: stop it by hand (%s).",
+            job_id,
+            outcome.with_execution(job_id),
+            manual_stop(spec, job_id, request),
+        )
         return False
     log.info("Stop sent for %s (%s)", job_id, cause)
     return True
@@ -145,6 +150,13 @@ def fetch_flow(spec: JobSpec) -> Flow[Any]:
     if isinstance(outcome, RestJobError):
         raise outcome
     return outcome.data
+
+
+def manual_stop(spec: JobSpec, job_id: str, request: RequestSpec) -> str:
+    """How an operator stops the job by hand when the provider could not."""
+    if spec.label == "Step Functions execution":
+        return f"aws stepfunctions stop-execution --execution-arn {job_id}"
+    return f"send the termination request yourself: {request.method} {request.path}"
 
 
 def ended_flow(spec: JobSpec) -> Flow[bool]:
