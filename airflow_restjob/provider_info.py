@@ -10,6 +10,10 @@ from typing import Any
 from airflow_restjob import __version__
 
 PACKAGE_NAME = "airflow-provider-restjob"
+# pyproject.toml's [project.urls] Documentation, the same string: Airflow (3.1+) overwrites this key
+# with that Project-URL when it discovers the provider (the UI's providers page links to it); the
+# top-level schema allows extra keys (tests/integration/packaging/test_packaging.py checks both).
+DOCUMENTATION_URL = "https://github.com/airflow-restjob/airflow-restjob/blob/main/README.md"
 
 # ``[restjob]`` in airflow.cfg (or AIRFLOW__RESTJOB__<OPTION>): listed by ``airflow config list``,
 # read by ``airflow config get-value restjob <option>``; ``transport/quota.py`` uses them.
@@ -79,6 +83,7 @@ def get_provider_info() -> dict[str, Any]:
         "description": "REST execution jobs: AWS Step Functions through a SigV4-signed API Gateway, "
         "or any REST job from a connection information file; business-day timetables.",
         "versions": [__version__],
+        "documentation-url": DOCUMENTATION_URL,
         "integrations": [
             {
                 "integration-name": "REST Job",

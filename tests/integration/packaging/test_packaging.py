@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import email.parser
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
+
+import pytest
+
+from airflow_restjob.provider_info import DOCUMENTATION_URL, get_provider_info
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -51,6 +57,34 @@ def test_wheel_and_sdist_build_and_pass_twine_check(tmp_path):
         [sys.executable, "-m", "twine", "check", *map(str, tmp_path.iterdir())], capture_output=True, text=True
     )
     assert check.returncode == 0 and "PASSED" in check.stdout, check.stdout + check.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = email.parser.Parser().parsestr(zf.read(name).decode())
+    urls = metadata.get_all("Project-URL") or []
+    # Airflow 3.1/3.2 read these with ``name, url = entry.split(",")``: a second comma would raise
+    # and stop the discovery of every provider
+    assert all(u.count(",") == 1 for u in urls), urls
+    labels = {label.strip(): url.strip() for label, url in (u.split(",") for u in urls)}
+    home = "https://github.com/airflow-restjob/airflow-restjob"
+    assert labels == {
+        "Homepage": home,
+        "Documentation": f"{home}/blob/main/README.md",
+        "Source": home,
+        "Issues": f"{home}/issues",
+    }, urls
+    # the provider's documentation link in Airflow comes from this Project-URL; provider info says the same
+    assert labels["Documentation"] == DOCUMENTATION_URL == get_provider_info()["documentation-url"]
+
+
+def test_provider_info_passes_airflows_schema():
+    """The validation Airflow's ProvidersManager runs on every provider it discovers."""
+    from airflow import providers_manager
+
+    make_validator = getattr(providers_manager, "_create_provider_info_schema_validator", None)
+    if make_validator is None:
+        pytest.skip("this Airflow has no provider info schema validator")
+    make_validator().validate(get_provider_info())  # raises jsonschema.ValidationError
 
 
 def test_cli_help_lists_subcommands():
