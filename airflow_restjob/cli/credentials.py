@@ -71,13 +71,14 @@ credential of that name; 99 internal error (e.g. the metadata database is unreac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from airflow_restjob.cli import UsageParser
 from airflow_restjob.connections.form import CONN_TYPE
@@ -208,7 +209,25 @@ def add_parser(subparsers: Any) -> None:
     delete.add_argument("name", metavar="NAME")
 
 
+_answers: list[TextIO] = []
+
+
+def answer(text: str) -> None:
+    """The command's answer, on standard output (which, while the command runs, is standard error for
+    everything else: Airflow and alembic log to standard output, and ``show`` must stay JSON)."""
+    print(text, file=_answers[-1] if _answers else sys.stdout, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
+    _answers.append(sys.stdout)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return _run(args)
+    finally:
+        _answers.pop()
+
+
+def _run(args: argparse.Namespace) -> int:
     action = getattr(args, "action", None)
     try:
         if action == "add":
@@ -468,7 +487,7 @@ def add(path: str) -> int:
                 session.delete(existing)
                 session.flush()
             session.add(Connection(**fields))
-            print(f"{'updated' if existing is not None else 'added'} {item['name']} ({item['authType']})")
+            answer(f"{'updated' if existing is not None else 'added'} {item['name']} ({item['authType']})")
     return OK
 
 
@@ -479,7 +498,7 @@ def list_credentials() -> int:
         rows = [from_connection(c) for c in _ours(session)]
     for row in rows:
         details = " ".join(f"{k}={v}" for k, v in row.items() if k not in ("name", "authType"))
-        print(f"{row['name']}\t{row['authType']}\t{details}")
+        answer(f"{row['name']}\t{row['authType']}\t{details}")
     if not rows:
         print("no credentials", file=sys.stderr)
     return OK
@@ -493,7 +512,7 @@ def show(name: str) -> int:
         rows = [from_connection(c) for c in _ours(session, name)]
     if not rows:
         raise CommandError(NOT_FOUND, f"no credential named {name!r}.")
-    print(json.dumps(rows[0], indent=2))
+    answer(json.dumps(rows[0], indent=2))
     return OK
 
 
@@ -507,5 +526,5 @@ def delete(name: str) -> int:
             raise CommandError(NOT_FOUND, f"no credential named {name!r}.")
         for row in rows:
             session.delete(row)
-    print(f"deleted {name}")
+    answer(f"deleted {name}")
     return OK
