@@ -40,6 +40,27 @@ Decisions (the manual does not give units, defaults or the path syntax):
   is rendered with Jinja and the Airflow task context; ``monitoring`` and ``termination`` also
   see ``takeover`` (``{{ takeover.executionArn }}``).  A body must render to valid JSON (end code 2).
   Rendering uses strict undefined variables; these strings are not operator template fields.
+* Values rendered into a ``url`` (every ``{{ ... }}``: takeover values, Variables, the task
+  context) are percent-encoded where they land; the text the file's author wrote is sent as
+  written.  In the path a value is encoded as part of one segment (``/`` -> ``%2F``, ``?`` ->
+  ``%3F``, ``#`` -> ``%23``, ``%`` -> ``%25``; ``../admin`` -> ``..%2Fadmin``); in the URL's query
+  (after a written ``?``) as a query value (``&``, ``=``, ``+`` encoded).  A path segment that
+  a value makes empty, ``.`` or ``..`` is a definition error naming the value (servers normalise
+  ``..`` also when it is sent as ``%2E%2E``, so encoding cannot make it harmless).  Not encoded:
+  a value of the task context or a Variable that begins the URL and renders to an ``http(s)://``
+  URL (a base URL: ``{{ var.value.api }}/jobs``), and a value marked ``| safe`` (inserted as it
+  is: ``{{ var.value.prefix | safe }}/jobs`` for a path prefix with ``/``, or an API's status URL,
+  ``{{ takeover.statusUrl | safe }}``; without ``| safe`` a takeover value that begins the URL
+  with ``http(s)://`` is a definition error: the answer would choose the server); a value in
+  the host part (``https://{{ var.value.host }}/jobs``) must not contain ``/``, ``?``, ``#``,
+  ``@``, a backslash or spaces.
+  Do not also ``| urlencode`` a value (it would be encoded twice).  ``query`` values are encoded
+  as query values when the request is sent.
+* Header names are HTTP tokens; header values (as written and as rendered) must be one line of
+  Latin-1 text: CR, LF, other control characters (tab is allowed) or characters outside Latin-1
+  are a definition error (end code 2) naming the header: at DAG parse time for the written text,
+  before the start request for values of the task context, and, for takeover values, when the
+  start response arrives (the job id is in the log, XCom and the error message).
 * ``takeoverKeys``: JMESPath expressions (``executionArn``, ``job.id``, ``items[0].id``) read from
   the start response; ``{"name": "path"}`` gives a value a name.  A name referenced by a
   monitoring/termination string but not declared is a definition error at DAG parse time.  The
@@ -64,6 +85,8 @@ Decisions (the manual does not give units, defaults or the path syntax):
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +136,23 @@ def _strings(value: Any) -> list[str]:
         return [s for v in value for s in _strings(v)]
     return []
 
+
+# --- header rules (checked when the file is loaded and again on the rendered values) ------------
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE_RULE = "a header value is one line of Latin-1 text (a CR or LF would start another header)"
+
+
+def header_problem(text: str) -> str | None:
+    """What makes ``text`` unfit for a header value (None: it fits): CR/LF, another control
+    character (tab is allowed), or a character outside Latin-1 (what HTTP/1.1 clients send)."""
+    for ch in text:
+        if ch in "\r\n":
+            return "a line break (CR/LF)"
+        if ch != "\t" and unicodedata.category(ch) == "Cc":
+            return f"a control character (U+{ord(ch):04X})"
+        if ord(ch) > 0xFF:
+            return f"a character outside Latin-1 ({ch!r}, U+{ord(ch):04X})"
+    return None
 
 
 # --- the definition ------------------------------------------------------------------------------

@@ -1,17 +1,27 @@
 """Rendering connection information files: Jinja with the task context (+ ``takeover``), strictly;
-writing responses (``resBody`` / ``resHeader``); reading values out of responses."""
+values percent-encoded where they land in a URL, header values checked; writing responses
+(``resBody`` / ``resHeader``); reading values out of responses."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import jinja2
+from markupsafe import Markup
 
-from airflow_restjob.connection_info.model import DEFAULT_HEADERS, TAKEOVER, RequestDef
+from airflow_restjob.connection_info.model import (
+    DEFAULT_HEADERS,
+    HEADER_VALUE_RULE,
+    TAKEOVER,
+    RequestDef,
+    header_problem,
+)
 from airflow_restjob.errors import DefinitionError, FileOperationError
 from airflow_restjob.rest_job.spec import RequestSpec, search
 
@@ -40,20 +50,44 @@ class Rendered:
         )
 
 
+# --- values rendered into a URL ------------------------------------------------------------------
+_VALUES = "__restjob_url_values"  # the render's list of (inserted as it is, text) of every {{ }} value
+_MARK = re.compile("\ue000([0-9]+)\ue001")  # a value's place in the rendered URL
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_NOT_IN_HOST = re.compile(r"[/?#@\\\s\x00-\x1f\x7f]")
+
+
+@jinja2.pass_context
+def _mark(context: Any, value: Any) -> str:
+    """``finalize`` of URL templates: each ``{{ }}`` value becomes a placeholder, encoded later
+    according to where it lands (pass_context: constant expressions are not folded at compile time)."""
+    values = context.get(_VALUES)
+    values.append((isinstance(value, Markup), str(value)))
+    return f"\ue000{len(values) - 1}\ue001"
+
+
 class Renderer:
     """Renders a request's templates with the task context (+ ``takeover``), strictly."""
 
     def __init__(self, source: str, env: jinja2.Environment, context: Mapping[str, Any]) -> None:
         self.source = source
         self.env = env.overlay(undefined=jinja2.StrictUndefined)
+        self.url_env = env.overlay(undefined=jinja2.StrictUndefined, finalize=_mark)
         self.context = dict(context)
 
-    def _render(self, where: str, template: str, takeover: Mapping[str, Any] | None) -> str:
+    def _render(
+        self,
+        where: str,
+        template: str,
+        takeover: Mapping[str, Any] | None,
+        env: jinja2.Environment | None = None,
+        **extra: Any,
+    ) -> str:
         if "{" not in template:
             return template
-        variables = {**self.context, TAKEOVER: dict(takeover or {})}
+        variables = {**self.context, TAKEOVER: dict(takeover or {}), **extra}
         try:
-            return self.env.from_string(template).render(**variables)
+            return (env or self.env).from_string(template).render(**variables)
         except jinja2.TemplateError as exc:
             raise DefinitionError(
                 f"{self.source}: {where}: the template does not render: {type(exc).__name__}: {exc}.",
@@ -68,6 +102,50 @@ class Renderer:
         if isinstance(value, list):
             return [self._value(f"{where}[{i}]", v, takeover) for i, v in enumerate(value)]
         return value
+
+    def _origin(self, takeover: Mapping[str, Any] | None, matches: Any) -> tuple[str, str | None]:
+        """(how a message names a rendered value, its takeover key or None)."""
+        for key, value in (takeover or {}).items():
+            if value is not None and matches(str(value)):
+                return f"takeover.{key} (from the start response)", key
+        return "a value of the template (task context or Variable)", None
+
+    def url(self, where: str, template: str, takeover: Mapping[str, Any] | None = None) -> str:
+        """The URL with every rendered value percent-encoded where it lands (see ``model``)."""
+        if "{" not in template:
+            return template
+        values: list[tuple[bool, str]] = []
+        text = str(self._render(where, template, takeover, self.url_env, **{_VALUES: values}))
+        return _UrlBuilder(self, where, takeover).build(_MARK.split(text), values)
+
+    def header(self, where: str, template: str, takeover: Mapping[str, Any] | None = None) -> str:
+        """A header value, rendered; CR/LF, control characters or non-Latin-1 are a definition error."""
+        value = str(self._render(where, template, takeover))
+        problem = header_problem(value)
+        if problem is None:
+            return value
+        origin, key = self._origin(takeover, lambda text: text in value and header_problem(text) is not None)
+        fix = (
+            f"Check what the API answers at request.takeoverKeys '{key}'; send the value in the url, "
+            f"query or body instead (they are encoded), or encode it: {{{{ takeover.{key} | urlencode }}}}."
+            if key
+            else "Fix the value the template uses, or encode it in the template: {{ ... | urlencode }}."
+        )
+        raise DefinitionError(
+            f"{self.source}: {where}: {origin} renders a header value with {problem}: {value[:200]!r}; "
+            f"{HEADER_VALUE_RULE}.",
+            fix,
+        )
+
+    def check_before_start(self, req: RequestDef) -> None:
+        """Render now what of a monitoring/termination request does not wait for the start
+        response (the url and header templates without takeover values), so that a bad value fails
+        before the job is started."""
+        if TAKEOVER not in req.url:
+            self.url(f"{req.section}.url", req.url)
+        for name, value in (req.headers or {}).items():
+            if TAKEOVER not in value:
+                self.header(f"{req.section}.header.{name}", value)
 
     def request(self, req: RequestDef, takeover: Mapping[str, Any] | None = None) -> Rendered:
         s = req.section
@@ -92,9 +170,9 @@ class Renderer:
         headers = {**DEFAULT_HEADERS}
         for name, value in (req.headers or {}).items():
             headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
-            headers[name] = self._render(f"{s}.header.{name}", value, takeover)
+            headers[name] = self.header(f"{s}.header.{name}", value, takeover)
         return Rendered(
-            url=self._render(f"{s}.url", req.url, takeover),
+            url=self.url(f"{s}.url", req.url, takeover),
             method=req.method,
             query=query,
             headers=headers,
@@ -105,6 +183,106 @@ class Renderer:
     def path(self, where: str, template: str, base_dir: str) -> Path:
         path = Path(self._render(where, template, None)).expanduser()
         return path if path.is_absolute() else Path(base_dir) / path
+
+
+class _UrlBuilder:
+    """Puts a rendered URL together: the written text as it is, each value encoded for its place
+    (path segment, query value, fragment) or, as the base URL / ``| safe``, inserted as it is."""
+
+    def __init__(self, renderer: Renderer, where: str, takeover: Mapping[str, Any] | None) -> None:
+        self.renderer, self.where, self.takeover = renderer, where, takeover
+        self.out: list[str] = []
+        self.state = "path"  # authority, path, query or fragment
+        self.skip = 0  # characters of the scheme (https://) still to pass
+        self.segment = ""  # the current path segment, as sent
+        self.segment_values: list[str] = []  # the values encoded into it
+
+    def build(self, pieces: list[str], values: list[tuple[bool, str]]) -> str:
+        # pieces: written text, value index, written text, ..., written text
+        first = pieces[0] or (values[int(pieces[1])][1] if len(pieces) > 1 else "")
+        scheme = _ABSOLUTE.match(first)
+        if scheme:
+            self.state, self.skip = "authority", scheme.end()
+        for i, piece in enumerate(pieces):
+            if i % 2 == 0:
+                self.raw(piece)
+                continue
+            as_is, text = values[int(piece)]
+            if as_is or (i == 1 and not pieces[0] and scheme and self.base(text)):
+                self.raw(text)
+            else:
+                self.value(text)
+        if self.state == "path":
+            self.end_segment()
+        return "".join(self.out)
+
+    def raw(self, text: str) -> None:
+        """Written text (or a value inserted as it is): it moves the URL from part to part."""
+        self.out.append(text)
+        for ch in text:
+            if self.skip:
+                self.skip -= 1
+            elif self.state == "authority" and ch in "/?#":
+                self.state = {"/": "path", "?": "query", "#": "fragment"}[ch]
+            elif self.state == "path" and ch in "/?#":
+                self.end_segment()
+                self.state = {"/": "path", "?": "query", "#": "fragment"}[ch]
+            elif self.state == "path":
+                self.segment += ch
+            elif self.state == "query" and ch == "#":
+                self.state = "fragment"
+
+    def base(self, text: str) -> bool:
+        """A value that begins the URL with http(s)://: a base URL from a Variable or the task
+        context is inserted as it is; one from the start response only when marked ``| safe``."""
+        origin, key = self.renderer._origin(self.takeover, lambda v: v == text)
+        if key is None:
+            return True
+        raise DefinitionError(
+            f"{self.renderer.source}: {self.where}: {origin} = {text[:200]!r} begins the URL: the API's "
+            "answer would choose the server the request goes to.",
+            f"If the API answers the URL to call, mark it as such: {{{{ takeover.{key} | safe }}}} (inserted "
+            f"as it is); else write the URL and put the value in its path (jobs/{{{{ takeover.{key} }}}}).",
+        )
+
+    def value(self, text: str) -> None:
+        if self.state == "authority":
+            if _NOT_IN_HOST.search(text):
+                origin, _ = self.renderer._origin(self.takeover, lambda v: v == text)
+                raise DefinitionError(
+                    f"{self.renderer.source}: {self.where}: {origin} renders {text[:200]!r} into the host "
+                    "part of the URL, where / ? # @ \\ or spaces would change the server called.",
+                    "Render only a host name (and :port) there, or render the whole base URL at the start "
+                    "of the url ({{ var.value.api_url }}/jobs).",
+                )
+            self.out.append(text)
+            return
+        encoded = quote(text, safe="")
+        self.out.append(encoded)
+        if self.state == "path":
+            self.segment += encoded
+            self.segment_values.append(text)
+
+    def end_segment(self) -> None:
+        segment, values = self.segment, self.segment_values
+        self.segment, self.segment_values = "", []
+        if not values or unquote(segment) not in ("", ".", ".."):
+            return
+        origin, key = self.renderer._origin(self.takeover, lambda v: v in values)
+        shown = "an empty path segment" if not segment else f"the path segment {segment!r}"
+        cause = (
+            f"{self.renderer.source}: {self.where}: {origin} = {values[0][:200]!r} makes {shown} "
+            f"({''.join(self.out)[:300]!r}): an empty, '.' or '..' segment changes which resource is "
+            "called (servers normalise '..' also when it is sent as %2E%2E)."
+        )
+        if key:
+            fix = (
+                f"Check what the API answers at request.takeoverKeys '{key}' (it must be an id), or pass "
+                f"the value as a query value instead (?id={{{{ takeover.{key} }}}})."
+            )
+        else:
+            fix = "Fix the value the template uses, or pass it as a query value (?id={{ ... }})."
+        raise DefinitionError(cause, fix)
 
 
 def write_response(source: str, where: str, path: Path, data: Any) -> None:

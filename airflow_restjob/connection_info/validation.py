@@ -18,6 +18,8 @@ from jinja2 import nodes
 from airflow_restjob.connection_info.model import (
     ALL_KEYS,
     DEFAULT_POLLING_INTERVAL,
+    HEADER_NAME,
+    HEADER_VALUE_RULE,
     MAX_URL_BYTES,
     METHODS,
     SECTION_KEYS,
@@ -26,6 +28,7 @@ from airflow_restjob.connection_info.model import (
     ConnectionInfo,
     MonitoringDef,
     RequestDef,
+    header_problem,
 )
 from airflow_restjob.errors import DefinitionError, FileOperationError
 from airflow_restjob.rest_job.spec import compile_path
@@ -262,6 +265,8 @@ class _Checker:
             self.fail(
                 f"{section}.header", 'an object of header names to strings ({"X-Team": "ops"})', headers
             )
+        for name, value in (headers or {}).items():
+            self.header(f"{section}.header", str(name), str(value))
         for key in ("resHeader", "resBody"):
             self.string(f"{section}.{key}", raw.get(key))
         return RequestDef(
@@ -279,6 +284,29 @@ class _Checker:
             takeover_keys=self.keys(f"{section}.takeoverKeys", raw.get("takeoverKeys")),
             jobnet_val_keys=self.keys(f"{section}.jobnetValKeys", raw.get("jobnetValKeys")),
         )
+
+    def header(self, where: str, name: str, value: str) -> None:
+        """A header name is an HTTP token; the value's written text is one line of Latin-1 (the
+        rendered values are checked when they are rendered)."""
+        if not HEADER_NAME.fullmatch(name):
+            raise DefinitionError(
+                f"{self.source}: {where}: {name!r} is not a header name (letters, digits and "
+                "! # $ % & ' * + - . ^ _ ` | ~ only; no spaces or colons).",
+                'Fix the header name, e.g. "X-Job-Id".',
+            )
+        written = value
+        if "{" in value:
+            try:
+                written = "".join(node.data for node in self.env.parse(value).find_all(nodes.TemplateData))
+            except jinja2.TemplateSyntaxError:
+                return  # reported with the template's line by cross_checks
+        problem = header_problem(written)
+        if problem:
+            raise DefinitionError(
+                f"{self.source}: {where}.{name}: the value has {problem}: {value[:200]!r}; {HEADER_VALUE_RULE}.",
+                "Remove the character from the header value (a value that needs it goes in the url, "
+                "query or body).",
+            )
 
     def monitoring(self, raw: Any) -> MonitoringDef:
         request = self.request("monitoring", raw)

@@ -223,6 +223,9 @@ class RestJobOperator(RestJobBaseOperator):
         info = self.info
         renderer = self._renderer(context)
         start = renderer.request(info.request)  # a bad body fails here, before anything is sent
+        for later in (info.monitoring.request if info.monitoring else None, info.termination):
+            if later is not None:  # what does not wait for the takeover values fails now too
+                renderer.check_before_start(later)
         idempotent = start.method != "POST" or self.retry_start
         start_client = self._hook(info.request, self.http_retry if idempotent else NO_RETRY).client()
         wait_hook = self._hook(info.wait_request) if info.wait_request is not None else None
