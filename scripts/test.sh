@@ -3,8 +3,8 @@
 #   bash scripts/test.sh              # lint, types, then the tests on every supported Airflow minor
 #   bash scripts/test.sh tests/unit   # extra arguments go to pytest (on each Airflow version)
 # Every test runs on the lowest and the newest supported Airflow; on the minors between (3.2) every
-# test but the e2e suite (real Airflow processes: the run would not fit CI's 90 minutes), unless
-# RESTJOB_E2E_EVERYWHERE=1.
+# test that involves Airflow but the e2e suite (real Airflow processes: the run would not fit CI's 90
+# minutes), unless RESTJOB_E2E_EVERYWHERE=1.
 # Env: AIRFLOW_VERSIONS (default: lowest, middle and newest supported, see scripts/venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,9 +51,12 @@ for version in $AIRFLOW_VERSIONS; do
   scope=()
   if [ $# -eq 0 ] && [ "$version" != "$LOWEST_AIRFLOW" ] && [ "$version" != "$NEWEST_AIRFLOW" ] \
     && [ "${RESTJOB_E2E_EVERYWHERE:-}" != 1 ]; then
-    scope=(--ignore=tests/e2e)
+    # the e2e suite (real Airflow processes), and what does not touch Airflow at all: the sandbox,
+    # the HTTP drivers and the 1,000-execution quota run (the same code on every Airflow)
+    scope=(--ignore=tests/e2e --ignore=tests/integration/sandbox --ignore=tests/integration/transport
+      --ignore=tests/integration/scale)
   fi
-  echo "== tests on Airflow $version${scope:+ (without tests/e2e)}"
+  echo "== tests on Airflow $version${scope:+ (${scope[*]})}"
   started=$SECONDS
   "$py" -m pytest -p no:cacheprovider -q -rfE "${scope[@]}" "$@" || status=1
   echo "== Airflow $version: $((SECONDS - started)) s"
