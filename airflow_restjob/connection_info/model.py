@@ -80,7 +80,13 @@ Decisions (the manual does not give units, defaults or the path syntax):
   file) where the response body / headers (JSON) are written: in ``request`` the start response,
   ``resBody`` in ``monitoring`` the last monitoring response.  ``resHeader`` in ``monitoring`` and
   both in ``termination`` are ignored with a warning (the triggerer does not keep them).  A failed
-  write is end code 3.
+  write is end code 3.  Every output path (all four keys) must stay inside the connection
+  information file's folder (for a dict, the DAG file's folder): ``../x``, an absolute path (or
+  ``~``) or a symbolic link out of the folder is a definition error naming the key, when the file
+  is loaded (DAG parse; a template as far as its written start goes) and again, rendered, before
+  the start request is sent.  Absolute paths are allowed only by the operator's
+  ``allow_absolute_output_paths=True`` (an Airflow-side decision: the file format stays the
+  scheduler's); relative paths must stay inside the folder even then.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ values percent-encoded where they land in a URL, header values checked; writing 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,9 +181,9 @@ class Renderer:
             timeout=req.timeout,
         )
 
-    def path(self, where: str, template: str, base_dir: str) -> Path:
-        path = Path(self._render(where, template, None)).expanduser()
-        return path if path.is_absolute() else Path(base_dir) / path
+    def path(self, where: str, template: str, base_dir: str, allow_absolute: bool = False) -> Path:
+        """An output file (``resBody`` / ``resHeader``), rendered and kept inside ``base_dir``."""
+        return output_path(self.source, where, str(self._render(where, template, None)), base_dir, allow_absolute)
 
 
 class _UrlBuilder:
@@ -283,6 +284,41 @@ class _UrlBuilder:
         else:
             fix = "Fix the value the template uses, or pass it as a query value (?id={{ ... }})."
         raise DefinitionError(cause, fix)
+
+
+# --- output files ----------------------------------------------------------------------------------
+ABSOLUTE_OUTPUT_OPT_IN = "RestJobOperator(allow_absolute_output_paths=True)"
+
+
+def output_path(
+    source: str, where: str, text: str, base_dir: str, allow_absolute: bool, *, shown: str | None = None
+) -> Path:
+    """Where an output file goes: relative to ``base_dir`` (the connection information file's
+    folder) and inside it, after ``..`` and symbolic links; an absolute path (or ``~``) only with
+    ``allow_absolute``.  ``shown``: the value as written, when ``text`` is only its written part."""
+    shown = text if shown is None else shown
+    path = Path(text).expanduser()
+    base = Path(base_dir).resolve()
+    if path.is_absolute():
+        if allow_absolute:
+            return path
+        raise DefinitionError(
+            f"{source}: {where}: {shown!r} is an absolute path; output files are written inside the "
+            f"connection information file's folder ({base}) unless absolute paths are allowed.",
+            f'Write a path relative to that folder (e.g. "responses/start.json"), or pass '
+            f"{ABSOLUTE_OUTPUT_OPT_IN} to write where an absolute path says.",
+        )
+    target = base / path
+    resolved = target.resolve()
+    if not resolved.is_relative_to(base):
+        how = "through a symbolic link" if Path(os.path.normpath(target)).is_relative_to(base) else "with '..'"
+        raise DefinitionError(
+            f"{source}: {where}: {shown!r} resolves to {resolved} ({how}), outside the connection "
+            f"information file's folder {base}.",
+            "Write a path that stays inside that folder (no '..', no symbolic link out of it); a file "
+            f"elsewhere needs an absolute path and {ABSOLUTE_OUTPUT_OPT_IN}.",
+        )
+    return target
 
 
 def write_response(source: str, where: str, path: Path, data: Any) -> None:

@@ -30,6 +30,7 @@ from airflow_restjob.connection_info.model import (
     RequestDef,
     header_problem,
 )
+from airflow_restjob.connection_info.rendering import output_path
 from airflow_restjob.errors import DefinitionError, FileOperationError
 from airflow_restjob.rest_job.spec import compile_path
 
@@ -55,10 +56,19 @@ def find_file(name: str, search_dirs: list[str]) -> Path:
     )
 
 
-def load(source: str | os.PathLike[str] | Mapping[str, Any], search_dirs: list[str]) -> ConnectionInfo:
-    """Read and validate a connection information file (or an already parsed dict)."""
+def load(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    search_dirs: list[str],
+    *,
+    allow_absolute_output_paths: bool = False,
+) -> ConnectionInfo:
+    """Read and validate a connection information file (or an already parsed dict, whose folder is
+    the first of ``search_dirs``).  Output files (``resBody`` / ``resHeader``) stay inside the
+    file's folder; absolute paths only with ``allow_absolute_output_paths``."""
+    allow = allow_absolute_output_paths
     if isinstance(source, Mapping):
-        return parse(source, "<inline connection_info>", search_dirs[0] if search_dirs else os.getcwd())
+        base_dir = search_dirs[0] if search_dirs else os.getcwd()
+        return parse(source, "<inline connection_info>", base_dir, allow_absolute_output_paths=allow)
     path = find_file(str(source), search_dirs)
     try:
         text = path.read_text(encoding="utf-8")
@@ -72,11 +82,13 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], search_dirs: list[s
         raise DefinitionError(
             f"{path}: not valid JSON ({exc}).", "Fix the JSON syntax (a linter such as `jq .` shows where)."
         ) from None
-    return parse(data, str(path), str(path.parent))
+    return parse(data, str(path), str(path.parent), allow_absolute_output_paths=allow)
 
 
-def parse(data: Any, source: str, base_dir: str) -> ConnectionInfo:
-    checker = _Checker(source, base_dir)
+def parse(
+    data: Any, source: str, base_dir: str, *, allow_absolute_output_paths: bool = False
+) -> ConnectionInfo:
+    checker = _Checker(source, base_dir, allow_absolute_output_paths)
     if not isinstance(data, dict):
         checker.fail("$", "a JSON object with 'request' (and optional 'monitoring', 'termination')", data)
     checker.unknown_keys(data, ("request", "monitoring", "termination"), "$")
@@ -103,9 +115,10 @@ def _type_name(value: Any) -> str:
 class _Checker:
     """Validation with messages that name the file, the JSON path and what was expected."""
 
-    def __init__(self, source: str, base_dir: str) -> None:
+    def __init__(self, source: str, base_dir: str, allow_absolute_output_paths: bool = False) -> None:
         self.source = source
         self.base_dir = base_dir
+        self.allow_absolute_output_paths = allow_absolute_output_paths
         self.env = jinja2.Environment()
 
     def fail(self, where: str, expected: str, got: Any, fix: str = "") -> Any:
@@ -268,7 +281,7 @@ class _Checker:
         for name, value in (headers or {}).items():
             self.header(f"{section}.header", str(name), str(value))
         for key in ("resHeader", "resBody"):
-            self.string(f"{section}.{key}", raw.get(key))
+            self.output(f"{section}.{key}", raw.get(key))
         return RequestDef(
             section=section,
             url=url,
@@ -283,6 +296,24 @@ class _Checker:
             timeout=self.seconds(f"{section}.timeout", raw.get("timeout"), 0.1, 3600),
             takeover_keys=self.keys(f"{section}.takeoverKeys", raw.get("takeoverKeys")),
             jobnet_val_keys=self.keys(f"{section}.jobnetValKeys", raw.get("jobnetValKeys")),
+        )
+
+    def output(self, where: str, value: Any) -> None:
+        """An output file path: inside the file's folder (absolute only when allowed).  A template
+        is checked here as far as its written start goes (``../{{ ds }}.json``, ``/tmp/{{ ds }}``);
+        the rendered path is checked again before the start request is sent."""
+        text = self.string(where, value)
+        if text is None:
+            return
+        written = text
+        if "{" in text:
+            start = text.split("{", 1)[0]
+            absolute = start.startswith(("/", "~"))
+            written = start if absolute else start.rpartition("/")[0]  # its last part may go on
+            if not written:
+                return
+        output_path(
+            self.source, where, written, self.base_dir, self.allow_absolute_output_paths, shown=text
         )
 
     def header(self, where: str, name: str, value: str) -> None:

@@ -56,6 +56,12 @@ class RestJobOperator(RestJobBaseOperator):
     :param http_retry: retries of throttled/transient monitoring and termination calls.
     :param retry_start: retry a POST start request on throttling/transient errors (default False:
         a retried POST could start the job twice; GET/PUT/DELETE starts are always retried).
+    :param allow_absolute_output_paths: let ``resBody`` / ``resHeader`` be absolute paths (or
+        ``~/...``), written where they say (default False).  Without it, and always for relative
+        paths, an output file must stay inside the connection information file's folder (the DAG
+        file's folder for a dict): ``../x``, an absolute path or a symbolic link out of the folder is
+        a definition error (end code 2) when the DAG is parsed, or, for a path rendered from a
+        template, before the start request is sent.
 
     XCom: ``job_id`` (the first takeover value), ``takeover`` (all takeover values), one key per
     ``jobnetValKeys`` entry, ``job_status``; the return value is the last monitoring response
@@ -79,6 +85,7 @@ class RestJobOperator(RestJobBaseOperator):
         http_retry: RetryPolicy | None = None,
         retry_start: bool = False,
         retry_mode: str = "new",
+        allow_absolute_output_paths: bool = False,
         **kwargs: Any,
     ) -> None:
         if retry_mode != "new":
@@ -93,9 +100,12 @@ class RestJobOperator(RestJobBaseOperator):
         )
         self.connection_info = connection_info
         self.retry_start = retry_start
+        self.allow_absolute_output_paths = bool(allow_absolute_output_paths)
         task_id = kwargs.get("task_id")
         try:
-            self.info = ci.load(connection_info, self._search_dirs())
+            self.info = ci.load(
+                connection_info, self._search_dirs(), allow_absolute_output_paths=self.allow_absolute_output_paths
+            )
         except RestJobError as exc:
             raise type(exc)(f"Task '{task_id}': {exc.cause}", exc.fix) from None
         monitoring = self.info.monitoring
@@ -175,12 +185,19 @@ class RestJobOperator(RestJobBaseOperator):
             self.log.info("%s header: %s", what, preview(redact(dict(headers)), MAX_LOGGED_RESPONSE))
         self.log.info("%s body: %s", what, preview(redact(data), MAX_LOGGED_RESPONSE))
 
-    def _write(self, renderer: ci.Renderer, req: ci.RequestDef, key: str, data: Any) -> None:
+    def _output(self, renderer: ci.Renderer, req: ci.RequestDef, key: str) -> Path | None:
+        """Where ``resBody`` / ``resHeader`` of ``req`` is written (None: not written)."""
         template = req.res_body if key == "resBody" else req.res_header
         if not template:
+            return None
+        where = f"{req.section}.{key}"
+        return renderer.path(where, template, self.info.base_dir, self.allow_absolute_output_paths)
+
+    def _write(self, renderer: ci.Renderer, req: ci.RequestDef, key: str, data: Any) -> None:
+        path = self._output(renderer, req, key)
+        if path is None:
             return
         where = f"{req.section}.{key}"
-        path = renderer.path(where, template, self.info.base_dir)
         ci.write_response(self.info.source, where, path, data)
         self.log.info("%s written to %s", where, path)
 
@@ -226,6 +243,9 @@ class RestJobOperator(RestJobBaseOperator):
         for later in (info.monitoring.request if info.monitoring else None, info.termination):
             if later is not None:  # what does not wait for the takeover values fails now too
                 renderer.check_before_start(later)
+        outputs = [(info.request, "resHeader"), (info.request, "resBody")]
+        for req, key in outputs + ([(info.monitoring.request, "resBody")] if info.monitoring else []):
+            self._output(renderer, req, key)  # an output file out of its folder fails before the start
         idempotent = start.method != "POST" or self.retry_start
         start_client = self._hook(info.request, self.http_retry if idempotent else NO_RETRY).client()
         wait_hook = self._hook(info.wait_request) if info.wait_request is not None else None
