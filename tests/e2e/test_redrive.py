@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.waiting import patient
 
-DAGS = ("e2e_redrive_direct", "e2e_redrive_gateway")
+DAGS = ("e2e_redrive_direct", "e2e_redrive_gateway", "e2e_unknown_machine")
 
 
 @pytest.fixture
@@ -67,6 +67,9 @@ def test_the_next_try_redrives_the_failed_execution(af, sandbox):
     assert [r["execution_arn"] for r in starts] == [arn] and len(redrives) == 1, (starts, redrives)
     log = patient(api.task_log, "e2e_redrive_direct", run_id, "run", 2)
     assert f"retry_mode='redrive': redrove {arn} (it ended FAILED)" in log, log
+    # try 1 named the state that failed (the direct API has GetExecutionHistory)
+    first = patient(api.task_log, "e2e_redrive_direct", run_id, "run", 1)
+    assert "The execution failed in state 'Fail' (Fail): error='RentalCarError'" in first, first
 
     # API Gateway without the resource: try 2 says why and starts a new execution (which fails too)
     sandbox.clear_log()
@@ -74,6 +77,7 @@ def test_the_next_try_redrives_the_failed_execution(af, sandbox):
     assert run["state"] == "failed"
     log = patient(api.task_log, "e2e_redrive_gateway", run_id, "run", 2)
     assert "cannot be redriven: " in log and "Missing Authentication Token" in log, log
+    assert "The state that failed is not known: GetExecutionHistory failed (an API Gateway needs a" in log
     assert "starting a new execution" in log
     starts = [r for r in calls(sandbox, "StartExecution", "start-execution") if r["status"] == 200]
     assert len({r["execution_arn"] for r in starts}) == 2, starts
@@ -84,3 +88,13 @@ def test_the_next_try_redrives_the_failed_execution(af, sandbox):
     assert run["state"] == "success", tries_log(api, "e2e_redrive_gateway", run_id)
     arn = patient(api.xcom, "e2e_redrive_gateway", run_id, "run", "execution_arn")
     assert sandbox.describe_execution(arn)["redriveCount"] == 1
+
+
+def test_a_permanent_error_fails_the_task_without_airflow_retries(airflow_sandbox):
+    api = airflow_sandbox.client
+    run_id, run = run_to_end(api, "e2e_unknown_machine")
+    assert run["state"] == "failed"
+    ti = patient(api.task_instance, "e2e_unknown_machine", run_id, "run")
+    assert ti["state"] == "failed" and ti["try_number"] == 1, ti  # retries=2, none used
+    log = patient(api.task_log, "e2e_unknown_machine", run_id, "run", 1)
+    assert "StateMachineDoesNotExist" in log and "end code 4" in log, log

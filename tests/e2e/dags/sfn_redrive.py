@@ -30,3 +30,14 @@ for dag_id, params in SCENARIOS.items():
     with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["e2e"]) as dag:
         StepFunctionsExecutionOperator(task_id="run", **{**COMMON, **params})
     globals()[dag_id] = dag
+
+
+# a permanent error (StateMachineDoesNotExist) fails at once: no Airflow retry, though retries=2
+with DAG("e2e_unknown_machine", schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["e2e"]) as dag:
+    StepFunctionsExecutionOperator(
+        task_id="run",
+        state_machine_arn=SM + "does_not_exist",
+        retries=2,
+        retry_delay=timedelta(seconds=1),
+        deferrable=True,
+    )
