@@ -22,7 +22,7 @@ from airflow.sdk import BaseHook
 from airflow_restjob.connections.form import CONN_FIELDS, CONN_TYPE, HOOK_NAME, UI_FIELD_BEHAVIOUR
 from airflow_restjob.connections.routes import Route
 from airflow_restjob.connections.settings import ConnectionSettings
-from airflow_restjob.errors import AuthError, RestJobError
+from airflow_restjob.errors import AuthError, DefinitionError, RestJobError
 from airflow_restjob.rest_job.retry import NO_RETRY, RetryPolicy
 from airflow_restjob.rest_job.step_functions import DESCRIBE_PATH, DIRECT_SERVICE, call
 from airflow_restjob.transport.sync import SyncClient
@@ -136,6 +136,27 @@ class RestJobHook(BaseHook):
 
     # --- UI -----------------------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
+        """The form's "Test connection": one real call, reported for the connection being edited.
+
+        Airflow tests a copy stored under a random id, so the message says "this connection"
+        instead of that id, and a setting that cannot work is "a connection problem", not an
+        invalid job definition.
+        """
+        try:
+            ok, message = self._test_connection()
+        except RestJobError as error:
+            ok, message = False, self._form_message(error)
+        for quoted in (f"Connection '{self.conn_id}'", f"connection '{self.conn_id}'"):
+            message = message.replace(quoted, "This connection" if quoted[0] == "C" else "this connection")
+        return ok, message
+
+    @staticmethod
+    def _form_message(error: RestJobError) -> str:
+        if isinstance(error, DefinitionError):
+            return f"Connection problem: {error.cause}" + (f" Fix: {error.fix}" if error.fix else "")
+        return str(error)
+
+    def _test_connection(self) -> tuple[bool, str]:
         """Make one real signed call and report what API Gateway said.
 
         DescribeExecution of a syntactically valid but unknown ARN: a correctly signed request is

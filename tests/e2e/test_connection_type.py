@@ -87,3 +87,11 @@ def test_test_connection_makes_a_signed_call(api, sandbox):
     assert good["status"] is True, good
     bad = probe(sandbox.noinvoke_credentials)
     assert bad["status"] is False and "execute-api:Invoke" in bad["message"], bad
+    # a setting that cannot work: a connection problem of the connection being edited (Airflow tests a
+    # copy under a random id, which the message must not name)
+    body = {"connection_id": "restjob_probe", "conn_type": "restjob", "host": "https://jobs.internal.example.com/stage",
+            "login": "AKIAEXAMPLE000000000", "password": "s", "extra": "{}"}
+    unusable = api.request("POST", "connections/test", json_body=body).json()
+    assert unusable["status"] is False, unusable
+    assert unusable["message"].startswith("Connection problem: This connection: the region is missing"), unusable
+    assert "job definition" not in unusable["message"]
