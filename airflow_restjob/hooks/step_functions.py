@@ -35,8 +35,6 @@ class StepFunctionsHook(RestJobHook):
         region = sfn.region_of(arn)
         settings = self.settings()
         if self.direct and region and region != settings.region:
-            from airflow_restjob.errors import DefinitionError
-
             raise DefinitionError(
                 f"{arn} is in Region {region}, but connection '{self.conn_id}' calls Step Functions in "
                 f"{settings.region} ({settings.base_url}).",

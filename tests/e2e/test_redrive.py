@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.waiting import patient
+from tests.e2e.waiting import patient, wait_until
 
 DAGS = ("e2e_redrive_direct", "e2e_redrive_gateway", "e2e_unknown_machine")
 
@@ -88,6 +88,28 @@ def test_the_next_try_redrives_the_failed_execution(af, sandbox):
     assert run["state"] == "success", tries_log(api, "e2e_redrive_gateway", run_id)
     arn = patient(api.xcom, "e2e_redrive_gateway", run_id, "run", "execution_arn")
     assert sandbox.describe_execution(arn)["redriveCount"] == 1
+
+
+def test_marking_a_redriven_execution_failed_stops_it(af, sandbox):
+    """The stop paths know a redriven execution: same ARN, a newer try deferred on it."""
+    api = af.client
+    sandbox.configure_redrive(seconds=120, status="SUCCEEDED")
+    patient(api.wait_for_dag, "e2e_redrive_direct", timeout=180)
+    patient(api.unpause, "e2e_redrive_direct")
+    run_id = patient(api.trigger, "e2e_redrive_direct")
+    wait_until(
+        lambda: (patient(api.task_instance, "e2e_redrive_direct", run_id, "run").get("try_number") == 2
+                 and patient(api.task_states, "e2e_redrive_direct", run_id).get("run") == "deferred"),
+        240,
+        "try 2 deferred on the redriven execution",
+        interval=1,
+    )
+    arn = patient(api.xcom, "e2e_redrive_direct", run_id, "run", "execution_arn")
+    assert sandbox.describe_execution(arn)["status"] == "RUNNING"  # the redrive
+    patient(api.set_task_state, "e2e_redrive_direct", run_id, "run", "failed")
+    stops = wait_until(lambda: sandbox.stops_for(arn), 90, f"StopExecution for {arn}")
+    assert stops[0]["resource"] == "states", stops
+    assert wait_until(lambda: sandbox.describe_execution(arn)["status"] == "ABORTED", 30, f"{arn} ABORTED")
 
 
 def test_a_permanent_error_fails_the_task_without_airflow_retries(airflow_sandbox):
