@@ -291,8 +291,9 @@ class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
         return text
 
     # --- start ----------------------------------------------------------------------------------
-    def _start_job(self, context: Context) -> Started:
-        ti = context["ti"]
+    def _checked_start(self, ti: Any) -> tuple[str, str, str, StepFunctionsHook]:
+        """What a start sends, checked before anything is sent: (state machine ARN, input JSON,
+        execution name - given or derived per try -, the hook, its Region checked)."""
         state_machine_arn = sfn.validate_state_machine_arn(self.state_machine_arn)
         input_json = self._input_json()
         name = (
@@ -304,6 +305,11 @@ class StepFunctionsExecutionOperator(StepFunctionsWaitOperator):
         )
         hook = StepFunctionsHook(self.conn_id, self.http_retry)
         hook.check_region(state_machine_arn)
+        return state_machine_arn, input_json, name, hook
+
+    def _start_job(self, context: Context) -> Started:
+        ti = context["ti"]
+        state_machine_arn, input_json, name, hook = self._checked_start(ti)
         self._prepare_wait(hook)
         arn = None
         if self.retry_mode == sfn.RETRY_REDRIVE and ti.try_number > 1:
@@ -399,17 +405,7 @@ class StepFunctionsExpressExecutionOperator(StepFunctionsExecutionOperator):
 
     def _start_job(self, context: Context) -> Started:
         ti = context["ti"]
-        state_machine_arn = sfn.validate_state_machine_arn(self.state_machine_arn)
-        input_json = self._input_json()
-        name = (
-            sfn.validate_name(self.name)
-            if self.name
-            else sfn.derive_name(
-                ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), ti.try_number, name_prefix()
-            )
-        )
-        hook = StepFunctionsHook(self.conn_id, self.http_retry)
-        hook.check_region(state_machine_arn)
+        state_machine_arn, input_json, name, hook = self._checked_start(ti)
         self.log.info("Running Express workflow %s (%s) with StartSyncExecution", state_machine_arn, name)
         try:
             response = hook.start_sync_execution(state_machine_arn, name, input_json)
