@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +232,21 @@ def airflow_sandbox(
     request.node._local_airflow = af
     airflow_pool.repair(af)
     return af
+
+
+@pytest.fixture
+def airflow_states(airflow_sandbox: LocalAirflow, sandbox: Any, tmp_path: Path) -> LocalAirflow:
+    """``airflow_sandbox`` with ``restjob_states`` (the sandbox's direct Step Functions API) registered
+    by ``airflow-restjob credentials add``, as a user registers it."""
+    path = tmp_path / "states.json"
+    path.write_text(json.dumps(sandbox.states_statement("restjob_states")))
+    done = subprocess.run(
+        [airflow_sandbox.python, "-m", "airflow_restjob.cli", "credentials", "add", str(path)],
+        env=airflow_sandbox.env,
+        cwd=str(airflow_sandbox.home),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return airflow_sandbox

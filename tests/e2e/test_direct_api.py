@@ -4,8 +4,6 @@ API (StopExecution with X-Amz-Target, SigV4 service ``states``)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 
 import pytest
@@ -17,20 +15,8 @@ DAGS = ("e2e_direct_succeed", "e2e_direct_long", "e2e_direct_long_worker")
 
 
 @pytest.fixture
-def af(airflow_sandbox, sandbox, tmp_path):
-    statement = sandbox.states_statement("restjob_states")
-    path = tmp_path / "states.json"
-    path.write_text(json.dumps(statement))
-    done = subprocess.run(
-        [airflow_sandbox.python, "-m", "airflow_restjob.cli", "credentials", "add", str(path)],
-        env=airflow_sandbox.env,
-        cwd=str(airflow_sandbox.home),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    return airflow_sandbox
+def af(airflow_states):
+    return airflow_states
 
 
 def state_of(api, dag_id: str, run_id: str) -> str | None:

@@ -19,7 +19,7 @@ TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 AMZ_JSON = "application/x-amz-json-1.0"
 
 
-def sfn_client(sb: Sandbox, creds: Credentials | None = None) -> Any:
+def sfn_client(sb: Sandbox, creds: Credentials | None = None, inject_host_prefix: bool = True) -> Any:
     """An unmodified botocore ``stepfunctions`` client for the sandbox's states_url (no retries)."""
     creds = creds or sb.invoke_credentials
     return boto3.client(
@@ -29,7 +29,11 @@ def sfn_client(sb: Sandbox, creds: Credentials | None = None) -> Any:
         aws_access_key_id=creds.access_key,
         aws_secret_access_key=creds.secret_key,
         aws_session_token=creds.session_token,
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30),
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            read_timeout=30,
+            inject_host_prefix=inject_host_prefix,
+        ),
     )
 
 

@@ -11,9 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_restjob.sandbox import Sandbox
@@ -52,17 +50,7 @@ def sync_client(sb: Sandbox) -> Any:
     ``endpoint.hostPrefix`` ``sync-`` (AWS serves it on sync-states.{region}.amazonaws.com): against
     an endpoint_url of 127.0.0.1 that would be the host ``sync-127.0.0.1``, so the prefix is not
     injected (inject_host_prefix=False) and the direct listener serves the action itself."""
-    creds = sb.invoke_credentials
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=sb.states_url,
-        region_name=sb.region,
-        aws_access_key_id=creds.access_key,
-        aws_secret_access_key=creds.secret_key,
-        config=Config(
-            retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30, inject_host_prefix=False
-        ),
-    )
+    return sfn_client(sb, inject_host_prefix=False)
 
 
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
